@@ -1,0 +1,27 @@
+# Two entry points: `make demo` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PIP := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test bench venv clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(VENV)/bin/python
+
+demo: venv
+	$(PIP) -e ".[ann,ranking]"
+	$(VENV)/bin/shortlist demo
+
+test: venv
+	$(PIP) -e ".[ann,ranking,test]"
+	$(VENV)/bin/python -m pytest
+
+bench: venv
+	$(PIP) -e ".[ann,ranking,test,bench]"
+	@echo "benchmarks: $(VENV)/bin/python benchmarks/<script>.py (see benchmarks/README.md)"
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

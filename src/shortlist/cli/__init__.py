@@ -1,0 +1,1 @@
+"""The ``shortlist`` command line: one module per command (see :mod:`shortlist.cli.main`)."""

@@ -1,0 +1,29 @@
+"""Data layer: vocabularies, interactions, weighting, features, datasets, splits, world."""
+
+from shortlist.data.dataset import Dataset
+from shortlist.data.features import FeatureTable
+from shortlist.data.interactions import Interactions
+from shortlist.data.splits import (
+    Split,
+    leave_last_k,
+    random_holdout,
+    split_by_protocol,
+    temporal_split,
+    user_holdout,
+)
+from shortlist.data.vocab import Vocab
+from shortlist.data.weighting import Weighting
+
+__all__ = [
+    "Dataset",
+    "FeatureTable",
+    "Interactions",
+    "Split",
+    "Vocab",
+    "Weighting",
+    "leave_last_k",
+    "random_holdout",
+    "split_by_protocol",
+    "temporal_split",
+    "user_holdout",
+]

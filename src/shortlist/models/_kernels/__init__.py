@@ -1,0 +1,1 @@
+"""numba hot loops (and nothing else); compiled once and cached on disk (``cache=True``)."""

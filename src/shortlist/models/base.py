@@ -1,0 +1,461 @@
+"""The model contracts: :class:`Recommender` and :class:`FactorModel`.
+
+Every model shares one life cycle: keyword-only hyperparameters stored as given ->
+``fit(Interactions)`` -> ``recommend`` / ``score`` / ``similar_items`` -> ``save`` / ``load``.
+Subclasses implement ``_fit`` and ``_score_block`` (and ``_state`` / ``_set_state`` for
+what they learned); everything else - id mapping, excluding seen items, top-k, batching,
+persistence - lives here once.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from shortlist.data.interactions import Interactions
+from shortlist.data.vocab import Vocab
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from shortlist.models._kernels.topk import topk_rows
+from shortlist.models.persistence import read_model_dir, write_model_dir
+
+__all__ = ["Recommender", "FactorModel", "Recommendations", "check_k"]
+
+_BLOCK_CELLS = 8_000_000  # scores computed per block: bounds memory at ~32 MB of float32
+
+
+@dataclass
+class Recommendations:
+    """Top-k results: one row per query (user or item), best first.
+
+    ``item_ids`` / ``item_indices`` / ``scores`` have shape (n_queries, k); unfilled slots
+    (fewer than k candidates) hold index -1, id ``None`` and score ``-inf``.
+    """
+
+    query_ids: np.ndarray
+    item_indices: np.ndarray
+    item_ids: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.item_indices.shape[0])
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """One dict per query: ``{"id", "items": [...], "scores": [...]}`` without empty slots."""
+        out = []
+        for q, idx, ids, sc in zip(self.query_ids, self.item_indices, self.item_ids, self.scores):
+            keep = idx >= 0
+            out.append({"id": _py(q), "items": [_py(x) for x in ids[keep]],
+                        "scores": [float(s) for s in sc[keep]]})
+        return out
+
+
+def _py(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def check_k(k: Any, name: str = "k") -> int:
+    """Validate a list length."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {k!r}; ask for e.g. {name}=10")
+    return int(k)
+
+
+class Recommender:
+    """Base class of every model (see module docstring for the life cycle)."""
+
+    #: registry name (CLI ``--model``); set by :func:`shortlist.models.registry.register`
+    name: ClassVar[str] = ""
+
+    # -- hyperparameters ---------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as given to ``__init__``."""
+        return {n: getattr(self, n) for n in self._param_names()}
+
+    def _validate_params(self) -> None:
+        """Raise :class:`ConfigError` for impossible hyperparameters (override)."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, data: Interactions, *, progress: bool | None = None) -> "Recommender":
+        """Learn from ``data``; returns ``self``."""
+        self._validate_params()
+        if not isinstance(data, Interactions):
+            raise DataError(
+                f"fit expects shortlist.data.Interactions, got {type(data).__name__}; "
+                "build one with Interactions.from_frame / from_file / from_matrix"
+            )
+        if data.nnz == 0:
+            raise DataError("cannot fit on empty interactions (0 non-zero cells)")
+        self.users_: Vocab = data.users
+        self.items_: Vocab = data.items
+        self.train_: sp.csr_matrix = data.matrix
+        self._fit(data, progress=progress)
+        return self
+
+    def _fit(self, data: Interactions, *, progress: bool | None) -> None:
+        raise NotImplementedError
+
+    def partial_fit(self, data: Interactions, *, progress: bool | None = None) -> "Recommender":
+        """Add new interactions (new users and items allowed) and update the model.
+
+        The default merges the events into the training matrix and refits; models with a
+        cheaper incremental rule (e.g. fold-in for factor models) override
+        :meth:`_partial_fit`.
+        """
+        self._check_fitted()
+        users = self.users_.extend(data.users.ids)
+        items = self.items_.extend(data.items.ids)
+        new = Interactions(
+            users, items,
+            users.index(data.users.lookup(data.user_index)),
+            items.index(data.items.lookup(data.item_index)),
+            data.value, weighting=data.weighting, validate=False,
+        ).matrix
+        old = self.train_
+        old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=(len(users), len(items)))
+        old.resize((len(users), len(items)))
+        merged = (old + new).tocsr()
+        merged.sort_indices()
+        touched_users = np.unique(new.nonzero()[0])
+        self._partial_fit(merged, users, items, touched_users, progress=progress)
+        return self
+
+    def _partial_fit(self, merged: sp.csr_matrix, users: Vocab, items: Vocab,
+                     touched_users: np.ndarray, *, progress: bool | None) -> None:
+        coo = merged.tocoo()
+        self.fit(Interactions(users, items, coo.row, coo.col, coo.data, weighting="value"),
+                 progress=progress)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "train_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call .fit(interactions) or "
+                f"{type(self).__name__}.load(path) first"
+            )
+
+    # -- scoring -----------------------------------------------------------------------
+    def _score_block(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        """Scores (len(user_idx), n_items or len(item_idx)) as float32 (override)."""
+        raise NotImplementedError
+
+    def score_indices(self, user_idx: np.ndarray, item_idx: np.ndarray | None = None) -> np.ndarray:
+        """Dense score matrix for user indices x item indices (all items when None)."""
+        self._check_fitted()
+        return np.asarray(self._score_block(np.asarray(user_idx, np.int64),
+                                            None if item_idx is None else np.asarray(item_idx, np.int64)),
+                          dtype=np.float32)
+
+    def score(self, users: Any, items: Any) -> np.ndarray:
+        """Scores for external user ids x external item ids."""
+        self._check_fitted()
+        return self.score_indices(self.users_.index(np.atleast_1d(users), what="user"),
+                                  self.items_.index(np.atleast_1d(items), what="item"))
+
+    def recommend_indices(
+        self,
+        user_idx: np.ndarray,
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        items: np.ndarray | None = None,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item indices and scores for user indices (the fast, index-level API).
+
+        ``items`` restricts the candidates to those item indices; ``exclude`` is an extra
+        CSR (rows aligned with ``user_idx``) of items to drop besides the seen ones.
+        """
+        self._check_fitted()
+        k = check_k(k)
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        n_cols = len(self.items_) if items is None else len(items)
+        excl = self._exclusion(user_idx, exclude_seen, items, exclude)
+        out_i = np.full((len(user_idx), k), -1, np.int64)
+        out_s = np.full((len(user_idx), k), -np.inf, np.float32)
+        step = max(1, _BLOCK_CELLS // max(n_cols, 1))
+        for start in range(0, len(user_idx), step):
+            stop = min(start + step, len(user_idx))
+            block = np.ascontiguousarray(self.score_indices(user_idx[start:stop], items), np.float32)
+            sub = excl[start:stop]
+            idx, val = topk_rows(block, min(k, n_cols), sub.indptr.astype(np.int64),
+                                 sub.indices.astype(np.int64))
+            if items is not None:
+                idx = np.where(idx >= 0, np.asarray(items, np.int64)[np.maximum(idx, 0)], -1)
+            out_i[start:stop, : idx.shape[1]] = idx
+            out_s[start:stop, : val.shape[1]] = val
+        return out_i, out_s
+
+    def _exclusion(self, user_idx: np.ndarray, exclude_seen: bool, items: np.ndarray | None,
+                   exclude: sp.csr_matrix | None) -> sp.csr_matrix:
+        """CSR (rows = queries, columns = candidate positions) of entries to skip."""
+        n_items = len(self.items_)
+        excl = sp.csr_matrix((len(user_idx), n_items), dtype=np.float32)
+        if exclude_seen:
+            known = user_idx < self.train_.shape[0]
+            rows = self.train_[np.where(known, user_idx, 0)]
+            rows = sp.diags(known.astype(np.float32)) @ rows
+            excl = excl + rows
+        if exclude is not None:
+            excl = excl + sp.csr_matrix(exclude, shape=(len(user_idx), n_items))
+        excl = sp.csr_matrix(excl)
+        if items is not None:
+            excl = excl[:, np.asarray(items, np.int64)]
+        excl.eliminate_zeros()
+        excl.sort_indices()
+        return excl
+
+    def recommend(
+        self, users: Any, k: int = 10, *, exclude_seen: bool = True, items: Any = None
+    ) -> Recommendations:
+        """Top-k items for one or many external user ids.
+
+        ``items`` (external ids) restricts the candidates. Unknown user ids raise
+        :class:`~shortlist.errors.UnknownIdError`; fold new users in first.
+        """
+        self._check_fitted()
+        users_arr = np.atleast_1d(np.asarray(users))
+        u_idx = self.users_.index(users_arr, what="user")
+        i_idx = None if items is None else self.items_.index(np.atleast_1d(items), what="item")
+        idx, sc = self.recommend_indices(u_idx, k, exclude_seen=exclude_seen, items=i_idx)
+        return self._wrap(users_arr, idx, sc)
+
+    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        """Scores (n, n_items) for users given only by history rows (override)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot score users outside training; "
+            "use a factor, neighbourhood or popularity model"
+        )
+
+    def recommend_from_history(
+        self, history: sp.csr_matrix, k: int, *, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item indices and scores for users known only by their history.
+
+        ``history`` is (n, n_items) over this model's item indices - the cold-start /
+        anonymous path (fold-in for factor models).
+        """
+        self._check_fitted()
+        k = check_k(k)
+        history = sp.csr_matrix(history, dtype=np.float32)
+        if history.shape[1] != len(self.items_):
+            raise DataError(f"history must have {len(self.items_)} columns, got {history.shape[1]}")
+        history.sort_indices()
+        n_items = len(self.items_)
+        out_i = np.full((history.shape[0], k), -1, np.int64)
+        out_s = np.full((history.shape[0], k), -np.inf, np.float32)
+        step = max(1, _BLOCK_CELLS // max(n_items, 1))
+        empty = sp.csr_matrix(history.shape, dtype=np.float32)
+        for start in range(0, history.shape[0], step):
+            rows = history[start:start + step]
+            block = np.ascontiguousarray(self._score_history(rows), np.float32)
+            ex = rows if exclude_seen else empty[start:start + step]
+            idx, val = topk_rows(block, min(k, n_items), ex.indptr.astype(np.int64), ex.indices.astype(np.int64))
+            out_i[start:start + step, : idx.shape[1]] = idx
+            out_s[start:start + step, : val.shape[1]] = val
+        return out_i, out_s
+
+    def _wrap(self, queries: np.ndarray, idx: np.ndarray, sc: np.ndarray) -> Recommendations:
+        ids = np.empty(idx.shape, dtype=object)
+        ok = idx >= 0
+        ids[ok] = self.items_.lookup(idx[ok])
+        return Recommendations(queries, idx, ids, sc)
+
+    # -- similarity --------------------------------------------------------------------
+    def _item_similarity_block(self, item_idx: np.ndarray) -> np.ndarray:
+        """Similarity of the given items to all items (override to enable similar_items)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define item similarity")
+
+    def _user_similarity_block(self, user_idx: np.ndarray) -> np.ndarray:
+        """Similarity of the given users to all users (override to enable similar_users)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define user similarity")
+
+    def similar_items(self, items: Any, k: int = 10) -> Recommendations:
+        """The k items most similar to each given item (itself excluded)."""
+        self._check_fitted()
+        k = check_k(k)
+        q = np.atleast_1d(np.asarray(items))
+        idx = self.items_.index(q, what="item")
+        sim = np.ascontiguousarray(self._item_similarity_block(idx), np.float32)
+        excl = sp.csr_matrix((np.ones(len(idx)), (np.arange(len(idx)), idx)), shape=sim.shape)
+        top, sc = topk_rows(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
+        return self._wrap(q, top, sc)
+
+    def similar_users(self, users: Any, k: int = 10) -> Recommendations:
+        """The k users most similar to each given user (itself excluded); ids in ``item_ids``."""
+        self._check_fitted()
+        k = check_k(k)
+        q = np.atleast_1d(np.asarray(users))
+        idx = self.users_.index(q, what="user")
+        sim = np.ascontiguousarray(self._user_similarity_block(idx), np.float32)
+        excl = sp.csr_matrix((np.ones(len(idx)), (np.arange(len(idx)), idx)), shape=sim.shape)
+        top, sc = topk_rows(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
+        ids = np.empty(top.shape, dtype=object)
+        ids[top >= 0] = self.users_.lookup(top[top >= 0])
+        return Recommendations(q, top, ids, sc)
+
+    # -- persistence -------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (override; the base adds vocabs and the train matrix)."""
+        return {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore learned arrays saved by :meth:`_state` (override)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Save to folder ``path`` (``model.json`` + ``arrays.npz``; no pickle)."""
+        self._check_fitted()
+        from shortlist import __version__
+
+        arrays = dict(self._state())
+        arrays.update(self.users_.to_arrays("users"))
+        arrays.update(self.items_.to_arrays("items"))
+        t = self.train_
+        arrays.update(train_data=t.data, train_indices=t.indices, train_indptr=t.indptr,
+                      train_shape=np.asarray(t.shape, np.int64))
+        meta = {"class": type(self).__name__, "name": self.name, "params": self.get_params(),
+                "shortlist_version": __version__}
+        return write_model_dir(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        """Load a model saved by :meth:`save` (``Recommender.load`` finds the right class)."""
+        from shortlist.models.registry import model_class
+
+        meta, arrays = read_model_dir(path)
+        klass = model_class(meta.get("name", ""))
+        if cls is not Recommender and not issubclass(klass, cls):
+            raise ModelFileError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
+        try:
+            model = klass(**meta["params"])
+            model.users_ = Vocab.from_arrays(arrays, "users")
+            model.items_ = Vocab.from_arrays(arrays, "items")
+            model.train_ = sp.csr_matrix(
+                (arrays["train_data"], arrays["train_indices"], arrays["train_indptr"]),
+                shape=tuple(arrays["train_shape"]))
+            model._set_state(arrays)
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{path} is incomplete or from another version ({exc}); retrain") from exc
+        return model
+
+
+class FactorModel(Recommender):
+    """A model that scores by the dot product of user and item factor vectors.
+
+    Subclasses set ``user_factors_`` (n_users, f) and ``item_factors_`` (n_items, f) in
+    ``_fit``. Fold-in solves a regularised least-squares problem with the other side fixed
+    (subclasses may override with their exact objective).
+    """
+
+    #: ridge penalty used by the generic fold-in
+    fold_in_regularization: float = 0.1
+
+    def _score_block(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
+        u = self.user_factors_[user_idx]
+        v = self.item_factors_ if item_idx is None else self.item_factors_[item_idx]
+        return u @ v.T
+
+    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return self.fold_in_users(history) @ self.item_factors_.T
+
+    def _item_similarity_block(self, item_idx: np.ndarray) -> np.ndarray:
+        v = self.item_factors_
+        norms = np.linalg.norm(v, axis=1)
+        norms[norms == 0] = 1.0
+        return (v[item_idx] / norms[item_idx, None]) @ (v / norms[:, None]).T
+
+    def _user_similarity_block(self, user_idx: np.ndarray) -> np.ndarray:
+        u = self.user_factors_
+        norms = np.linalg.norm(u, axis=1)
+        norms[norms == 0] = 1.0
+        return (u[user_idx] / norms[user_idx, None]) @ (u / norms[:, None]).T
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], np.float32)
+        self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], np.float32)
+
+    # -- cold start --------------------------------------------------------------------
+    def _solve_rows(self, rows: sp.csr_matrix, fixed: np.ndarray) -> np.ndarray:
+        """Least squares ``min_x sum_j w_j (1 - x.y_j)^2 + reg |x|^2`` per row (override)."""
+        reg = self.fold_in_regularization
+        f = fixed.shape[1]
+        out = np.zeros((rows.shape[0], f), np.float32)
+        for r in range(rows.shape[0]):
+            s, e = rows.indptr[r], rows.indptr[r + 1]
+            if s == e:
+                continue
+            y = fixed[rows.indices[s:e]].astype(np.float64)
+            w = rows.data[s:e].astype(np.float64)
+            a = (y * w[:, None]).T @ y + reg * np.eye(f)
+            b = (y * w[:, None]).sum(axis=0)
+            out[r] = np.linalg.solve(a, b)
+        return out
+
+    def fold_in_users(self, rows: sp.csr_matrix | Interactions) -> np.ndarray:
+        """User vectors for interaction rows (n, n_items) with item factors fixed."""
+        self._check_fitted()
+        rows = self._as_rows(rows, axis="user")
+        return self._solve_rows(rows, self.item_factors_)
+
+    def fold_in_items(self, cols: sp.csr_matrix | Interactions) -> np.ndarray:
+        """Item vectors for interaction rows (n, n_users) with user factors fixed."""
+        self._check_fitted()
+        cols = self._as_rows(cols, axis="item")
+        return self._solve_rows(cols, self.user_factors_)
+
+    def _as_rows(self, rows: sp.csr_matrix | Interactions, *, axis: str) -> sp.csr_matrix:
+        other = len(self.items_) if axis == "user" else len(self.users_)
+        if isinstance(rows, Interactions):
+            if axis == "user":
+                m = Interactions(rows.users, self.items_, rows.user_index,
+                                 self.items_.index(rows.items.lookup(rows.item_index), what="item"),
+                                 rows.value, weighting=rows.weighting, validate=False).matrix
+            else:
+                m = Interactions(rows.items, self.users_, rows.item_index,
+                                 self.users_.index(rows.users.lookup(rows.user_index), what="user"),
+                                 rows.value, weighting=rows.weighting, validate=False).matrix
+            return m
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        if rows.shape[1] != other:
+            raise DataError(
+                f"fold-in rows must have {other} columns (one per known {'item' if axis == 'user' else 'user'}), "
+                f"got {rows.shape[1]}"
+            )
+        rows.sort_indices()
+        return rows
+
+    def fill_cold_items(self, groups: np.ndarray) -> np.ndarray:
+        """Give items with no interactions the mean vector of trained items in their group.
+
+        ``groups`` holds one integer group per item (category, creator...; -1 = none).
+        Returns the indices of items that were filled. Items whose group has no trained
+        member get the global mean.
+        """
+        self._check_fitted()
+        groups = np.asarray(groups)
+        if groups.shape != (len(self.items_),):
+            raise DataError(f"groups must have one entry per item ({len(self.items_)}), got {groups.shape}")
+        counts = np.bincount(self.train_.indices, minlength=len(self.items_))
+        cold = np.flatnonzero(counts == 0)
+        warm = counts > 0
+        global_mean = self.item_factors_[warm].mean(axis=0) if warm.any() else 0.0
+        for g in np.unique(groups[cold]):
+            members = warm & (groups == g) & (g >= 0)
+            vec = self.item_factors_[members].mean(axis=0) if members.any() else global_mean
+            self.item_factors_[cold[groups[cold] == g]] = vec
+        return cold

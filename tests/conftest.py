@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny structured data and paths to the shared real datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shortlist.data import Interactions
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a dataset in ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"shared dataset {name} not available at {path}")
+    return path
+
+
+def block_interactions(n_users: int = 40, n_items: int = 30, density: float = 0.5, seed: int = 0) -> Interactions:
+    """Two communities: users 0..n/2 like items 0..m/2, the others like the rest.
+
+    Any working recommender should recommend in-community items; a random one hits half.
+    """
+    rng = np.random.default_rng(seed)
+    half_u, half_i = n_users // 2, n_items // 2
+    group_u = np.arange(n_users) >= half_u
+    group_i = np.arange(n_items) >= half_i
+    same = group_u[:, None] == group_i[None, :]
+    mask = same & (rng.random((n_users, n_items)) < density)
+    # every user and item gets at least one interaction
+    for u in range(n_users):
+        if not mask[u].any():
+            mask[u, rng.choice(np.flatnonzero(same[u]))] = True
+    for i in range(n_items):
+        if not mask[:, i].any():
+            mask[rng.choice(np.flatnonzero(same[:, i])), i] = True
+    return Interactions.from_matrix(sp.csr_matrix(mask.astype(np.float32)), weighting="binary")
+
+
+@pytest.fixture
+def tiny() -> Interactions:
+    return block_interactions()
