@@ -43,6 +43,9 @@ def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = T
             f"cannot tell the format of {path.name!r} from its extension; use .csv, .tsv or .parquet"
         )
     try:
-        return pl.read_csv(path, separator=sep, has_header=has_header, infer_schema_length=10000)
+        df = pl.read_csv(path, separator=sep, has_header=has_header, infer_schema_length=10000)
     except pl.exceptions.ComputeError as exc:
         raise DataError(f"could not parse {path}: {exc}") from exc
+    if not has_header:  # polars versions differ (column_0 vs column_1); fix the 1-based names
+        df.columns = [f"column_{i + 1}" for i in range(df.width)]
+    return df

@@ -58,12 +58,19 @@ class Weighting(BaseModel):
                 "(threshold:T and time-decay:HALF_LIFE_SECONDS take a number)"
             )
         try:
-            if name == "threshold":
-                return cls(kind=name, threshold=float(arg) if arg else None)
-            if name == "time-decay":
-                return cls(kind=name, half_life=float(arg) if arg else None)
+            number = float(arg) if arg else None
         except ValueError as exc:
             raise ConfigError(f"weighting {spec!r}: {arg!r} is not a number") from exc
+        if name == "threshold":
+            if number is None:
+                raise ConfigError("weighting 'threshold' needs a value, e.g. threshold:4")
+            return cls(kind=name, threshold=number)
+        if name == "time-decay":
+            if number is None or number <= 0:
+                raise ConfigError(
+                    f"weighting 'time-decay' needs half_life > 0 seconds, got {arg!r}; e.g. time-decay:604800"
+                )
+            return cls(kind=name, half_life=number)
         return cls(kind=name)
 
     def __str__(self) -> str:
