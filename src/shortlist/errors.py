@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "DatasetFormatError",
     "ChecksumError",
+    "DownloadError",
     "UnknownIdError",
     "NotFittedError",
     "ModelFileError",
@@ -42,6 +43,10 @@ class DatasetFormatError(DataError):
 
 class ChecksumError(ShortlistError, ValueError):
     """A downloaded or stored file does not match its expected sha256."""
+
+
+class DownloadError(ShortlistError, OSError):
+    """A download failed (HTTP error, unreachable host, interrupted transfer)."""
 
 
 class UnknownIdError(ShortlistError, KeyError):

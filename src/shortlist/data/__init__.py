@@ -1,8 +1,10 @@
 """Data layer: vocabularies, interactions, weighting, features, datasets, splits, world."""
 
 from shortlist.data.dataset import Dataset
+from shortlist.data.datasets import detect_format, fetch_dataset, load_dataset
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
+from shortlist.data.loading import load_data
 from shortlist.data.splits import (
     Split,
     leave_last_k,
@@ -21,6 +23,10 @@ __all__ = [
     "Split",
     "Vocab",
     "Weighting",
+    "detect_format",
+    "fetch_dataset",
+    "load_data",
+    "load_dataset",
     "leave_last_k",
     "random_holdout",
     "split_by_protocol",
