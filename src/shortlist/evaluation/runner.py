@@ -53,7 +53,7 @@ def _relevant_rows(split: Split, users: np.ndarray) -> sp.csr_matrix:
     return split.test.matrix[users]
 
 
-def recommend_for_split(model: Recommender, split: Split, k: int) -> tuple[np.ndarray, np.ndarray]:
+def recommend_for_split(model: Any, split: Split, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Evaluated users (indices) and their top-k lists, training items excluded.
 
     Users are those with at least one relevant test item; under user holdout, they are
@@ -72,7 +72,7 @@ def recommend_for_split(model: Recommender, split: Split, k: int) -> tuple[np.nd
 
 
 def evaluate(
-    model: Recommender,
+    model: Any,
     split: Split,
     *,
     k: int = 10,

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.models._kernels.topk import topk_rows
+from shortlist.models._kernels.topk import topk
 from shortlist.models.persistence import read_model_dir, write_model_dir
 
 __all__ = ["Recommender", "FactorModel", "Recommendations", "check_k"]
@@ -190,7 +190,7 @@ class Recommender:
             stop = min(start + step, len(user_idx))
             block = np.ascontiguousarray(self.score_indices(user_idx[start:stop], items), np.float32)
             sub = excl[start:stop]
-            idx, val = topk_rows(block, min(k, n_cols), sub.indptr.astype(np.int64),
+            idx, val = topk(block, min(k, n_cols), sub.indptr.astype(np.int64),
                                  sub.indices.astype(np.int64))
             if items is not None:
                 idx = np.where(idx >= 0, np.asarray(items, np.int64)[np.maximum(idx, 0)], -1)
@@ -262,7 +262,7 @@ class Recommender:
             rows = history[start:start + step]
             block = np.ascontiguousarray(self._score_history(rows), np.float32)
             ex = rows if exclude_seen else empty[start:start + step]
-            idx, val = topk_rows(block, min(k, n_items), ex.indptr.astype(np.int64), ex.indices.astype(np.int64))
+            idx, val = topk(block, min(k, n_items), ex.indptr.astype(np.int64), ex.indices.astype(np.int64))
             out_i[start:start + step, : idx.shape[1]] = idx
             out_s[start:start + step, : val.shape[1]] = val
         return out_i, out_s
@@ -290,7 +290,7 @@ class Recommender:
         idx = self.items_.index(q, what="item")
         sim = np.ascontiguousarray(self._item_similarity_block(idx), np.float32)
         excl = sp.csr_matrix((np.ones(len(idx)), (np.arange(len(idx)), idx)), shape=sim.shape)
-        top, sc = topk_rows(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
+        top, sc = topk(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
         return self._wrap(q, top, sc)
 
     def similar_users(self, users: Any, k: int = 10) -> Recommendations:
@@ -301,7 +301,7 @@ class Recommender:
         idx = self.users_.index(q, what="user")
         sim = np.ascontiguousarray(self._user_similarity_block(idx), np.float32)
         excl = sp.csr_matrix((np.ones(len(idx)), (np.arange(len(idx)), idx)), shape=sim.shape)
-        top, sc = topk_rows(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
+        top, sc = topk(sim, min(k, sim.shape[1]), excl.indptr.astype(np.int64), excl.indices.astype(np.int64))
         ids = np.empty(top.shape, dtype=object)
         ids[top >= 0] = self.users_.lookup(top[top >= 0])
         return Recommendations(q, top, ids, sc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["topk_rows"]
+__all__ = ["topk_rows", "topk_rows_serial", "topk"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -28,8 +28,7 @@ def _sift_down(vals: np.ndarray, idx: np.ndarray, k: int) -> None:
             break
 
 
-@nb.njit(cache=True, parallel=True)
-def topk_rows(
+def _topk_rows(
     scores: np.ndarray, k: int, excl_indptr: np.ndarray, excl_indices: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` columns of each row of ``scores``, best first.
@@ -41,7 +40,7 @@ def topk_rows(
     n_rows, n_cols = scores.shape
     out_idx = np.full((n_rows, k), -1, dtype=np.int64)
     out_val = np.full((n_rows, k), -np.inf, dtype=np.float32)
-    for r in nb.prange(n_rows):
+    for r in nb.prange(n_rows):  # prange is a plain range in the serial build
         row = scores[r]
         hv = np.full(k, -np.inf, dtype=np.float32)
         hi = np.full(k, -1, dtype=np.int64)
@@ -73,3 +72,14 @@ def topk_rows(
                 out_idx[r, a], out_idx[r, a - 1] = out_idx[r, a - 1], out_idx[r, a]
                 a -= 1
     return out_idx, out_val
+
+
+topk_rows = nb.njit(cache=True, parallel=True)(_topk_rows)
+#: single-threaded build: thread start-up costs more than a few rows of work
+topk_rows_serial = nb.njit(cache=True)(_topk_rows)
+
+
+def topk(scores: np.ndarray, k: int, excl_indptr: np.ndarray, excl_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch to the parallel kernel only when there are enough rows to share out."""
+    kernel = topk_rows if scores.shape[0] >= 64 else topk_rows_serial
+    return kernel(scores, k, excl_indptr, excl_indices)

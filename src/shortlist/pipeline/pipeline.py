@@ -1,0 +1,341 @@
+"""Pipeline: candidate sources -> merge -> ranking stages with budgets -> rules -> response.
+
+The same object is evaluated offline (it exposes ``recommend_indices`` like a model) and
+served over HTTP. Every response can carry a :class:`~shortlist.pipeline.trace.Trace`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from shortlist.data.dataset import Dataset
+from shortlist.data.interactions import Interactions
+from shortlist.data.splits import random_holdout, temporal_split
+from shortlist.errors import ConfigError, ModelFileError, NotFittedError
+from shortlist.models.base import Recommender, check_k
+from shortlist.models.registry import create_model
+from shortlist.pipeline.components import build_rules, build_sources, merge, run_sources
+from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
+from shortlist.pipeline.stages import Stage, build_stage
+from shortlist.pipeline.trace import StageTrace, Trace
+from shortlist.ranking.features import FeatureAssembler
+from shortlist.retrieval.types import Candidates, Request
+
+__all__ = ["Pipeline", "Response", "UPTO"]
+
+UPTO = ("candidates", "ranking", "rules")
+
+
+@dataclass
+class Response:
+    """Items for one request, best first, with scores and the stage-by-stage trace."""
+
+    item_indices: np.ndarray
+    item_ids: list[Any]
+    scores: np.ndarray
+    trace: Trace = field(default_factory=Trace)
+
+    def to_dict(self, pipeline: "Pipeline", explain: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"items": [{"item_id": i, "score": float(s)} for i, s in zip(self.item_ids, self.scores)]}
+        if explain:
+            out["trace"] = self.trace.to_dict(pipeline.items_)
+        return out
+
+
+def _as_dataset(data: Dataset | Interactions) -> Dataset:
+    return data if isinstance(data, Dataset) else Dataset(name="data", interactions=data)
+
+
+def _with_interactions(dataset: Dataset, inter: Interactions) -> Dataset:
+    return Dataset(dataset.name, inter, dataset.user_features, dataset.item_features, dataset.social, dataset.info)
+
+
+class Pipeline:
+    """A multi-stage recommender declared by a :class:`PipelineSpec` (TOML)."""
+
+    name = "pipeline"
+
+    def __init__(self, spec: PipelineSpec | dict[str, Any]) -> None:
+        self.spec = spec if isinstance(spec, PipelineSpec) else parse_spec(spec)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Pipeline":
+        """Build from a TOML spec file."""
+        return cls(load_spec(path))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"spec": self.spec.name}
+
+    # -- building blocks ---------------------------------------------------------------
+    def _fit_models(self, dataset: Dataset, progress: bool | None) -> dict[str, Recommender]:
+        models = {}
+        for name, ms in self.spec.models.items():
+            models[name] = create_model(ms.kind, ms.params).fit(dataset.interactions, progress=progress)
+        return models
+
+    def _assemble(self, dataset: Dataset, models: dict[str, Recommender]) -> FeatureAssembler:
+        fs = self.spec.features
+        return FeatureAssembler(
+            sources=[s.name for s in self.spec.sources],
+            scorers={n: models[n] for n in fs.scorers},
+            item_features=dataset.item_features if (fs.bag_columns or fs.group_columns or fs.numeric_columns
+                                                    or fs.publish_time_column) else None,
+            bag_columns=fs.bag_columns, group_columns=fs.group_columns,
+            numeric_columns=fs.numeric_columns, publish_time_column=fs.publish_time_column,
+        ).fit(dataset.interactions)
+
+    def _build(self, dataset: Dataset, models: dict[str, Recommender]) -> dict[str, Any]:
+        return {
+            "dataset": dataset,
+            "models": models,
+            "sources": build_sources(self.spec, dataset, models),
+            "assembler": self._assemble(dataset, models),
+        }
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, data: Dataset | Interactions, *, progress: bool | None = None) -> "Pipeline":
+        """Fit models, sources and ranking stages (rankers on a leakage-free label split)."""
+        dataset = _as_dataset(data)
+        if getattr(self, "_features_from", None) is not None and isinstance(data, Interactions):
+            dataset = _with_interactions(self._features_from, data)
+        tr = self.spec.training
+        self.stages_ = [build_stage(s, {}) for s in self.spec.stages]
+        if any(s.trainable for s in self.stages_):
+            inter = dataset.interactions
+            if tr.label_split == "temporal":
+                split = temporal_split(inter, 1.0 - tr.label_fraction)
+            else:
+                split = random_holdout(inter, tr.label_fraction, seed=tr.seed)
+            base = _with_interactions(dataset, split.train)
+            base_models = self._fit_models(base, progress)
+            parts = self._build(base, base_models)
+            self._train_stages(parts, split.test, base_models, progress)
+        if tr.refit_on_full or not any(s.trainable for s in self.stages_):
+            models = self._fit_models(dataset, progress)
+            parts = self._build(dataset, models)
+        self._install(parts)
+        return self
+
+    def _install(self, parts: dict[str, Any]) -> None:
+        self.dataset_ = parts["dataset"]
+        self.models_ = parts["models"]
+        self.sources_ = parts["sources"]
+        self.assembler_ = parts["assembler"]
+        self.rules_ = build_rules(self.spec, self.dataset_)
+        self.users_ = self.dataset_.interactions.users
+        self.items_ = self.dataset_.interactions.items
+        self.train_ = self.dataset_.interactions.matrix
+        for st in self.stages_:
+            if st.kind == "model":
+                st.model = self.models_[st.spec.model]
+
+    def _label_matrices(self, label: Interactions) -> dict[str, sp.csr_matrix]:
+        out = {"relevant": label.matrix}
+        if label.event_type is not None:
+            for code, name in enumerate(label.event_types):
+                out[name] = label.subset(label.event_type == code).matrix
+        return out
+
+    def _train_stages(self, parts: dict[str, Any], label: Interactions,
+                      base_models: dict[str, Recommender], progress: bool | None) -> None:
+        rng = np.random.default_rng(self.spec.training.seed)
+        label_m = label.matrix
+        users = np.flatnonzero(np.diff(label_m.indptr) > 0)
+        base_counts = np.diff(parts["dataset"].interactions.matrix.indptr)
+        users = users[base_counts[users] > 0]
+        if users.size > self.spec.training.max_users:
+            users = np.sort(rng.choice(users, self.spec.training.max_users, replace=False))
+        label_sets = self._label_matrices(label)
+        rows: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], int]] = []
+        for u in tqdm(users, desc="ranker training data", disable=None if progress is None else not progress):
+            req = Request(user_index=int(u), k=self.spec.k)
+            cands = merge(self.spec, run_sources(parts["sources"], req, self._exclusions(req, parts)))
+            if len(cands) == 0:
+                continue
+            x = parts["assembler"].transform(req, cands)
+            labs = {name: np.isin(cands.items, m.indices[m.indptr[u]:m.indptr[u + 1]])
+                    for name, m in label_sets.items()}
+            if not labs["relevant"].any():
+                continue
+            rows.append((cands.items, x, labs, int(u)))
+        if not rows:
+            raise ConfigError("no training user had a relevant item among the candidates; raise source quotas")
+        names = parts["assembler"].feature_names
+        valid_users = set(rng.choice([r[3] for r in rows], int(len(rows) * self.spec.training.valid_fraction),
+                                     replace=False).tolist()) if self.spec.training.valid_fraction else set()
+        for st in self.stages_:
+            train_rows = [r for r in rows if r[3] not in valid_users]
+            valid_rows = [r for r in rows if r[3] in valid_users]
+            if st.trainable:
+                st.fit(*_stack(train_rows), feature_names=names, valid=_stack_valid(valid_rows))
+            # the next stage trains on what this one keeps
+            kept = []
+            for items, x, labs, u in rows:
+                s = st.score(x, u, items)
+                top = np.argsort(-s, kind="stable")[: st.budget]
+                sub = {k: v[top] for k, v in labs.items()}
+                if sub["relevant"].any():
+                    kept.append((items[top], x[top], sub, u))
+            rows = kept or rows
+
+    # -- serving -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "sources_"):
+            raise NotFittedError("the pipeline is not fitted; call .fit(dataset) or Pipeline.load(path) first")
+
+    def _exclusions(self, req: Request, parts: dict[str, Any] | None = None) -> np.ndarray:
+        train = (parts["dataset"].interactions.matrix if parts else self.train_)
+        seen = np.zeros(0, np.int64)
+        if req.known_user and req.user_index < train.shape[0]:
+            seen = train.indices[train.indptr[req.user_index]:train.indptr[req.user_index + 1]].astype(np.int64)
+        return np.unique(np.concatenate([seen, np.asarray(req.history, np.int64), np.asarray(req.exclude, np.int64)]))
+
+    def make_request(self, user_id: Any = None, *, k: int | None = None, history: Any = (),
+                     context: dict[str, Any] | None = None) -> Request:
+        """Build a request from external ids; unknown users become anonymous (history + context)."""
+        self._check_fitted()
+        k = check_k(k if k is not None else self.spec.k)
+        uidx = -1
+        if user_id is not None:
+            found = self.users_.index([user_id], missing="ignore")[0]
+            uidx = int(found)
+        hist = self.items_.index(np.asarray(list(history)), missing="ignore") if len(history) else np.zeros(0, np.int64)
+        return Request(user_index=uidx, user_id=user_id, k=k, history=hist[hist >= 0], context=dict(context or {}))
+
+    def recommend(self, request: Request | Any, k: int | None = None, *, upto: str = "rules") -> Response:
+        """Run the pipeline for one request (or a user id)."""
+        self._check_fitted()
+        if not isinstance(request, Request):
+            request = self.make_request(request, k=k)
+        elif k is not None:
+            request.k = check_k(k)
+        if upto not in UPTO:
+            raise ConfigError(f"upto={upto!r}; use one of {UPTO}")
+        trace = Trace()
+        t0 = time.perf_counter()
+        results = run_sources(self.sources_, request, self._exclusions(request))
+        cands = merge(self.spec, results)
+        t1 = time.perf_counter()
+        trace.add(StageTrace("candidates", "sources", sum(len(r) for r in results), len(cands), (t1 - t0) * 1e3,
+                             *_top(cands), extra={"per_source": {r_name: len(r) for r_name, r in
+                                                                 zip([s.name for s in self.spec.sources], results)}}))
+        if upto != "candidates" and self.stages_ and len(cands):
+            t0 = time.perf_counter()
+            x = self.assembler_.transform(request, cands)
+            hist = None
+            if any(st.kind == "model" for st in self.stages_) and not request.known_user:
+                hist = _history_row(request, len(self.items_))
+            trace.add(StageTrace("features", "assemble", len(cands), len(cands), (time.perf_counter() - t0) * 1e3,
+                                 extra={"n_features": x.shape[1]}))
+            for st in self.stages_:
+                t0 = time.perf_counter()
+                n_in = len(cands)
+                cands.scores = st.score(x, request.user_index, cands.items, hist).astype(np.float32)
+                order = np.lexsort((cands.items, -cands.scores))[: st.budget]
+                cands, x = cands.take(order), x[order]
+                trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3, *_top(cands)))
+        else:
+            cands = cands.sorted()
+        if upto == "rules":
+            for rule in self.rules_:
+                t0 = time.perf_counter()
+                n_in = len(cands)
+                cands, drops = rule.apply(request, cands, request.k)
+                trace.add(StageTrace(rule.name, "rule", n_in, len(cands), (time.perf_counter() - t0) * 1e3,
+                                     drops=list(drops)))
+        cands = cands.take(np.arange(min(request.k, len(cands))))
+        ids = [x.item() if hasattr(x, "item") else x for x in self.items_.lookup(cands.items)]
+        return Response(cands.items, ids, cands.scores, trace)
+
+    # -- offline evaluation adapter ----------------------------------------------------
+    def recommend_indices(self, user_idx: np.ndarray, k: int, *, exclude_seen: bool = True,
+                          upto: str = "rules", **_: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k for many known users (the evaluation runner's interface)."""
+        out_i = np.full((len(user_idx), k), -1, np.int64)
+        out_s = np.full((len(user_idx), k), -np.inf, np.float32)
+        for r, u in enumerate(np.asarray(user_idx)):
+            resp = self.recommend(Request(user_index=int(u), k=k), upto=upto)
+            out_i[r, : len(resp.item_indices)] = resp.item_indices
+            out_s[r, : len(resp.scores)] = resp.scores
+        return out_i, out_s
+
+    def recommend_from_history(self, history: sp.csr_matrix, k: int, *, exclude_seen: bool = True,
+                               upto: str = "rules") -> tuple[np.ndarray, np.ndarray]:
+        """Top-k for users known only by history rows (strong generalization)."""
+        history = sp.csr_matrix(history)
+        out_i = np.full((history.shape[0], k), -1, np.int64)
+        out_s = np.full((history.shape[0], k), -np.inf, np.float32)
+        for r in range(history.shape[0]):
+            h = history.indices[history.indptr[r]:history.indptr[r + 1]].astype(np.int64)
+            resp = self.recommend(Request(user_index=-1, k=k, history=h), upto=upto)
+            out_i[r, : len(resp.item_indices)] = resp.item_indices
+            out_s[r, : len(resp.scores)] = resp.scores
+        return out_i, out_s
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write spec, training data, models and rankers into ``folder``."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.dataset_.save(folder / "data")
+        for name, m in self.models_.items():
+            m.save(folder / "models" / name)
+        extras = {st.name: st.save(folder) for st in self.stages_}
+        meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(),
+                "stages": extras, "saved_at": time.time()}
+        (folder / "pipeline.json").write_text(json.dumps(meta, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Pipeline":
+        """Load a pipeline written by :meth:`save` (no refitting, no pickle)."""
+        folder = Path(folder)
+        meta_path = folder / "pipeline.json"
+        if not meta_path.exists():
+            raise ModelFileError(f"{folder} holds no pipeline (pipeline.json missing); run `shortlist train` first")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != "shortlist-pipeline" or meta.get("format_version") != 1:
+            raise ModelFileError(f"{folder} was written by an incompatible version; retrain it")
+        pipe = cls(parse_spec(meta["spec"], origin=f"in {meta_path}"))
+        dataset = Dataset.load(folder / "data")
+        models = {name: Recommender.load(folder / "models" / name) for name in pipe.spec.models}
+        pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]
+        for st in pipe.stages_:
+            st.load(folder, meta["stages"].get(st.name, {}))
+        pipe._install(pipe._build(dataset, models))
+        pipe.version_ = folder.name
+        return pipe
+
+
+def _top(c: Candidates, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    if len(c) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    order = np.lexsort((c.items, -c.scores))[:n]
+    return c.items[order], c.scores[order]
+
+
+def _history_row(request: Request, n_items: int) -> sp.csr_matrix:
+    h = np.asarray(request.history, np.int64)
+    return sp.csr_matrix((np.ones(h.size, np.float32), (np.zeros(h.size, np.int64), h)), shape=(1, n_items))
+
+
+def _stack(rows: list) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    if not rows:
+        return np.zeros((0, 0), np.float32), {"relevant": np.zeros(0)}, np.zeros(0, np.int64)
+    x = np.concatenate([r[1] for r in rows])
+    labels = {k: np.concatenate([r[2][k] for r in rows]).astype(np.float32) for k in rows[0][2]}
+    groups = np.asarray([len(r[0]) for r in rows], np.int64)
+    return x, labels, groups
+
+
+def _stack_valid(rows: list) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None:
+    return _stack(rows) if rows else None

@@ -1,0 +1,162 @@
+"""Pipeline spec: the TOML file that declares models, sources, ranking stages and rules.
+
+Validated by pydantic with ``extra="forbid"`` everywhere, and re-raised as
+:class:`~shortlist.errors.ConfigError` messages that name the key path, the value and
+the fix (``stages[1].budget = 500 is larger than the previous stage's 100 ...``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shortlist.errors import ConfigError
+
+__all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "load_spec"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ModelSpec(_Strict):
+    """A model fitted on the training data: ``kind`` is a registered model name."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SourceSpec(_Strict):
+    """A candidate source: ``kind`` from the source registry, ``quota`` candidates at most."""
+
+    name: str
+    kind: str
+    quota: int = Field(gt=0)
+    weight: float = 1.0
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StageSpec(_Strict):
+    """A ranking stage: scores its input and keeps the best ``budget`` candidates."""
+
+    name: str
+    kind: Literal["linear", "lightgbm", "value-model", "model"]
+    budget: int = Field(gt=0)
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuleSpec(_Strict):
+    """A business rule from the rule registry, with its own parameters."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainingSpec(_Strict):
+    """How rankers get labels without leakage (see docs/pipeline.md)."""
+
+    label_fraction: float = Field(default=0.2, gt=0, lt=1)
+    label_split: Literal["random", "temporal"] = "random"
+    max_users: int = Field(default=5000, gt=0)
+    valid_fraction: float = Field(default=0.2, ge=0, lt=1)
+    refit_on_full: bool = True
+    seed: int = 7
+
+
+class FeatureSpec(_Strict):
+    """Which item feature columns the ranking features use."""
+
+    bag_columns: list[str] = Field(default_factory=list)
+    group_columns: list[str] = Field(default_factory=list)
+    numeric_columns: list[str] = Field(default_factory=list)
+    publish_time_column: str | None = None
+    scorers: list[str] = Field(default_factory=list)
+
+
+class PipelineSpec(_Strict):
+    """The whole pipeline."""
+
+    name: str = "pipeline"
+    k: int = Field(default=10, gt=0)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    sources: list[SourceSpec]
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    stages: list[StageSpec] = Field(default_factory=list)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _some_sources(cls, v: list[SourceSpec]) -> list[SourceSpec]:
+        if not v:
+            raise ValueError("declare at least one [[sources]] entry")
+        names = [s.name for s in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"source names must be unique; repeated: {sorted(dup)}")
+        return v
+
+    @model_validator(mode="after")
+    def _check_refs_and_budgets(self) -> "PipelineSpec":
+        for i, s in enumerate(self.sources):
+            if s.model is not None and s.model not in self.models:
+                raise ValueError(f"sources[{i}].model = {s.model!r} is not declared under [models]; "
+                                 f"declared: {sorted(self.models)}")
+        for name in self.features.scorers:
+            if name not in self.models:
+                raise ValueError(f"features.scorers names {name!r}, which is not declared under [models]")
+        total = sum(s.quota for s in self.sources)
+        previous, prev_name = total, "the candidate sources (sum of quotas)"
+        for i, st in enumerate(self.stages):
+            if st.kind == "model" and (st.model is None or st.model not in self.models):
+                raise ValueError(f"stages[{i}] of kind 'model' needs model = one of {sorted(self.models)}")
+            if st.budget > previous:
+                raise ValueError(
+                    f"stages[{i}].budget = {st.budget} is larger than {prev_name} ({previous}); "
+                    "budgets must shrink from stage to stage (e.g. 1000 -> 100 -> 10)"
+                )
+            previous, prev_name = st.budget, f"stages[{i - 0}].budget"
+        if self.k > previous:
+            raise ValueError(f"k = {self.k} is larger than the last budget ({previous}); lower k or raise the budget")
+        return self
+
+
+def _format_error(exc: ValidationError, origin: str) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {loc!r}; remove it or check its spelling"
+        elif err["type"] == "missing":
+            msg = f"missing required key {loc!r}"
+        elif loc:
+            msg = f"{loc} = {err.get('input')!r}: {msg}"
+        parts.append(msg)
+    return f"invalid pipeline spec {origin}: " + "; ".join(parts)
+
+
+def parse_spec(data: dict[str, Any], origin: str = "") -> PipelineSpec:
+    """Validate a spec given as a dict (e.g. parsed TOML)."""
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, origin)) from None
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate a pipeline TOML file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"pipeline config {path} not found; start from configs/default.toml")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_spec(data, origin=f"in {path}")

@@ -1,0 +1,93 @@
+"""Ranking stages of a pipeline: a scorer plus a budget, trained on the candidates it will see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist.errors import ConfigError
+from shortlist.models.base import Recommender
+from shortlist.pipeline.spec import StageSpec
+from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
+
+__all__ = ["Stage", "build_stage"]
+
+
+class Stage:
+    """Scores candidates' feature rows and keeps the best ``budget``."""
+
+    def __init__(self, spec: StageSpec, model: Recommender | None = None) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.kind = spec.kind
+        self.budget = spec.budget
+        self.model = model
+        params = dict(spec.params)
+        try:
+            if self.kind == "linear":
+                self.scorer: Any = LinearScorer(**params)
+            elif self.kind == "lightgbm":
+                self.scorer = LambdaMARTRanker(**params)
+            elif self.kind == "value-model":
+                self.labels = params.pop("labels", {})
+                self.scorer = ValueModel(**params)
+            else:
+                self.scorer = None
+        except TypeError as exc:
+            raise ConfigError(f"stage {self.name!r} ({self.kind}): bad params {params}: {exc}") from None
+
+    @property
+    def trainable(self) -> bool:
+        return self.kind != "model"
+
+    def fit(self, x: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray,
+            feature_names: list[str], valid: tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None) -> None:
+        """Train on rows of candidate features; ``labels["relevant"]`` is the default target."""
+        y = labels["relevant"]
+        if self.kind == "linear":
+            self.scorer.fit(x, y, feature_names)
+        elif self.kind == "lightgbm":
+            v = None if valid is None or valid[0].shape[0] == 0 else (valid[0], valid[1]["relevant"], valid[2])
+            self.scorer.fit(x, y, groups, valid=v, feature_names=feature_names)
+        elif self.kind == "value-model":
+            targets = {name: labels.get(self.labels.get(name, name), labels["relevant"])
+                       for name in self.scorer.objectives}
+            self.scorer.fit(x, targets, feature_names)
+
+    def score(self, x: np.ndarray, user_index: int, items: np.ndarray,
+              history: Any = None) -> np.ndarray:
+        """Scores for the candidate rows."""
+        if self.kind == "model":
+            if user_index >= 0 and user_index < len(self.model.users_):
+                return self.model.score_indices(np.array([user_index]), items)[0]
+            return np.asarray(self.model._score_history(history), np.float32)[0, items]
+        return self.scorer.score(x)
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, folder: Path) -> dict[str, Any]:
+        """Write learned state; return JSON-able extras."""
+        if self.kind == "lightgbm":
+            self.scorer.save(folder / f"stage-{self.name}.txt")
+        elif self.kind == "value-model":
+            self.scorer.save(folder / f"stage-{self.name}")
+            return {"constants": self.scorer.constant_}
+        elif self.kind == "linear":
+            np.savez(folder / f"stage-{self.name}.npz", **self.scorer.state())
+            return {"feature_names": self.scorer.feature_names_}
+        return {}
+
+    def load(self, folder: Path, extra: dict[str, Any]) -> None:
+        if self.kind == "lightgbm":
+            self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.spec.params)
+        elif self.kind == "value-model":
+            self.scorer.load_models(folder / f"stage-{self.name}", extra.get("constants", {}))
+        elif self.kind == "linear":
+            with np.load(folder / f"stage-{self.name}.npz", allow_pickle=False) as npz:
+                self.scorer.set_state({k: npz[k] for k in npz.files}, extra["feature_names"])
+
+
+def build_stage(spec: StageSpec, models: dict[str, Recommender]) -> Stage:
+    """Instantiate a stage from its spec."""
+    return Stage(spec, models.get(spec.model) if spec.model else None)

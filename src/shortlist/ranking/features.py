@@ -1,0 +1,183 @@
+"""Candidate feature assembly: one row of features per (request, candidate) for rankers.
+
+Columns, in order: per-source scores and ranks, model scores, item popularity and
+recency, item numeric features, user activity, and user-item affinities (share of the
+user's history in the item's category / creator, cosine between the user's profile and
+the item's bag features such as genres or tags). Missing values are NaN, which
+LightGBM treats as "unknown" natively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from shortlist.data.features import FeatureTable
+from shortlist.data.interactions import Interactions
+from shortlist.errors import ConfigError, NotFittedError
+from shortlist.models.base import Recommender
+from shortlist.retrieval.types import Candidates, Request
+
+__all__ = ["FeatureAssembler", "history_row"]
+
+
+def history_row(request: Request, train: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(item indices, weights) of the request's history: training row plus request items."""
+    if request.known_user and request.user_index < train.shape[0]:
+        s, e = train.indptr[request.user_index], train.indptr[request.user_index + 1]
+        items, weights = train.indices[s:e].astype(np.int64), np.ones(e - s, np.float32)
+    else:
+        items, weights = np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if request.history.size:
+        extra = np.setdiff1d(np.asarray(request.history, np.int64), items)
+        items = np.concatenate([items, extra])
+        weights = np.concatenate([weights, np.ones(extra.size, np.float32)])
+    return items, weights
+
+
+class FeatureAssembler:
+    """Turn (request, candidates) into a float32 feature matrix with stable column names."""
+
+    def __init__(
+        self,
+        *,
+        sources: Sequence[str] = (),
+        scorers: Mapping[str, Recommender] | None = None,
+        item_features: FeatureTable | None = None,
+        bag_columns: Sequence[str] = (),
+        group_columns: Sequence[str] = (),
+        numeric_columns: Sequence[str] = (),
+        publish_time_column: str | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.scorers = dict(scorers or {})
+        self.item_features = item_features
+        self.bag_columns = list(bag_columns)
+        self.group_columns = list(group_columns)
+        self.numeric_columns = list(numeric_columns)
+        self.publish_time_column = publish_time_column
+        if item_features is None and (bag_columns or group_columns or numeric_columns or publish_time_column):
+            raise ConfigError("feature columns were named but no item feature table was given")
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, train: Interactions) -> "FeatureAssembler":
+        """Precompute item statistics and normalized bag matrices from training data."""
+        m = train.matrix
+        self.train_ = m
+        users_per_item = np.bincount(m.indices, minlength=m.shape[1]).astype(np.float32)
+        self.log_popularity_ = np.log1p(users_per_item)
+        self.user_activity_ = np.log1p(np.diff(m.indptr)).astype(np.float32)
+        self.last_seen_ = None
+        if train.timestamp is not None:
+            last = np.full(m.shape[1], np.nan, np.float64)
+            np.fmax.at(last, train.item_index, train.timestamp.astype(np.float64))
+            self.last_seen_ = last
+            self.now_ = float(train.timestamp.max())
+        ft = self.item_features
+        self.bags_: dict[str, sp.csr_matrix] = {}
+        self.groups_: dict[str, np.ndarray] = {}
+        self.numeric_: dict[str, np.ndarray] = {}
+        if ft is not None:
+            for col in self.bag_columns:
+                mat, _ = ft.multi_hot(col)
+                norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1))).ravel()
+                norms[norms == 0] = 1
+                self.bags_[col] = sp.csr_matrix(sp.diags(1 / norms) @ mat, dtype=np.float32)
+            for col in self.group_columns:
+                self.groups_[col] = ft.categorical(col)[0]
+            for col in self.numeric_columns:
+                self.numeric_[col] = ft.numeric(col).astype(np.float32)
+            self.publish_ = (ft.numeric(self.publish_time_column).astype(np.float64)
+                             if self.publish_time_column else None)
+        else:
+            self.publish_ = None
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Column names of :meth:`transform`'s output."""
+        names = []
+        for s in self.sources:
+            names += [f"src_{s}_score", f"src_{s}_rank"]
+        names += ["n_sources"]
+        names += [f"model_{n}" for n in self.scorers]
+        names += ["item_log_popularity", "user_log_activity", "item_days_since_last_seen"]
+        if self.publish_time_column:
+            names += ["item_age_days"]
+        names += [f"item_{c}" for c in self.numeric_columns]
+        names += [f"share_{c}" for c in self.group_columns]
+        names += [f"match_{c}" for c in self.bag_columns]
+        return names
+
+    # -- transform ---------------------------------------------------------------------
+    def transform(self, request: Request, candidates: Candidates) -> np.ndarray:
+        """Feature matrix (len(candidates), len(feature_names)) for one request."""
+        if not hasattr(self, "train_"):
+            raise NotFittedError("FeatureAssembler is not fitted; call .fit(train_interactions) first")
+        items = candidates.items
+        n = items.size
+        cols: list[np.ndarray] = []
+        n_sources = np.zeros(n, np.float32)
+        for s in self.sources:
+            sc = candidates.source_scores.get(s)
+            rk = candidates.source_ranks.get(s)
+            cols.append(np.full(n, np.nan, np.float32) if sc is None else sc.astype(np.float32))
+            if rk is None:
+                cols.append(np.full(n, np.nan, np.float32))
+            else:
+                cols.append(np.where(rk >= 0, rk, np.nan).astype(np.float32))
+                n_sources += rk >= 0
+        cols.append(n_sources)
+        hist_items, hist_w = history_row(request, self.train_)
+        for name, model in self.scorers.items():
+            cols.append(self._model_scores(model, request, items, hist_items, hist_w))
+        cols.append(self.log_popularity_[items])
+        act = self.user_activity_[request.user_index] if request.known_user else np.log1p(hist_items.size)
+        cols.append(np.full(n, act, np.float32))
+        now = request.now if request.now is not None else getattr(self, "now_", None)
+        if self.last_seen_ is not None and now is not None:
+            cols.append(((now - self.last_seen_[items]) / 86400.0).astype(np.float32))
+        else:
+            cols.append(np.full(n, np.nan, np.float32))
+        if self.publish_time_column:
+            cols.append(((now - self.publish_[items]) / 86400.0).astype(np.float32) if now is not None
+                        else np.full(n, np.nan, np.float32))
+        for c in self.numeric_columns:
+            cols.append(self.numeric_[c][items])
+        for c in self.group_columns:
+            codes = self.groups_[c]
+            hc = codes[hist_items]
+            hc = hc[hc >= 0]
+            if hc.size:
+                share = np.bincount(hc, minlength=int(codes.max()) + 1).astype(np.float32) / hc.size
+                ic = codes[items]
+                cols.append(np.where(ic >= 0, share[np.maximum(ic, 0)], np.nan).astype(np.float32))
+            else:
+                cols.append(np.full(n, np.nan, np.float32))
+        for c in self.bag_columns:
+            bag = self.bags_[c]
+            if hist_items.size:
+                profile = np.asarray(bag[hist_items].T @ hist_w).ravel()
+                norm = np.linalg.norm(profile)
+                profile = profile / norm if norm > 0 else profile
+                cols.append(np.asarray(bag[items] @ profile).ravel().astype(np.float32))
+            else:
+                cols.append(np.full(n, np.nan, np.float32))
+        return np.column_stack(cols).astype(np.float32) if cols else np.zeros((n, 0), np.float32)
+
+    def _model_scores(self, model: Recommender, request: Request, items: np.ndarray,
+                      hist_items: np.ndarray, hist_w: np.ndarray) -> np.ndarray:
+        if items.size == 0:
+            return np.zeros(0, np.float32)
+        if request.known_user and request.user_index < len(model.users_) and not request.history.size:
+            return model.score_indices(np.array([request.user_index]), items)[0]
+        if hist_items.size == 0:
+            return np.full(items.size, np.nan, np.float32)
+        row = sp.csr_matrix((hist_w, (np.zeros(hist_items.size, np.int64), hist_items)),
+                            shape=(1, len(model.items_)))
+        try:
+            return np.asarray(model._score_history(row), np.float32)[0, items]
+        except NotImplementedError:
+            return np.full(items.size, np.nan, np.float32)

@@ -1,0 +1,152 @@
+"""LambdaMART ranker on LightGBM (``lambdarank`` objective), saved as LightGBM text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+
+__all__ = ["LambdaMARTRanker", "groups_from_ids"]
+
+
+def groups_from_ids(query_ids: np.ndarray) -> np.ndarray:
+    """Group sizes for LightGBM from a per-row query id array (rows must be contiguous)."""
+    query_ids = np.asarray(query_ids)
+    if query_ids.size == 0:
+        return np.zeros(0, np.int64)
+    change = np.flatnonzero(query_ids[1:] != query_ids[:-1]) + 1
+    bounds = np.concatenate([[0], change, [query_ids.size]])
+    return np.diff(bounds)
+
+
+class LambdaMARTRanker:
+    """Learning-to-rank with gradient-boosted trees optimising NDCG (LambdaMART).
+
+    ``fit(features, labels, groups)`` takes one row per candidate, graded labels
+    (0 = irrelevant) and the number of candidates per query; ``score(features)`` returns
+    one score per row. With a validation set, boosting stops early on NDCG@eval_at.
+    ``num_threads`` defaults to 1: LightGBM's OpenMP threads spin-wait and slow down badly
+    when other work (numba kernels, a web server) shares the cores.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_data_in_leaf: int = 20,
+        feature_fraction: float = 0.9,
+        eval_at: int = 10,
+        early_stopping_rounds: int = 30,
+        objective: str = "lambdarank",
+        num_threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_data_in_leaf = min_data_in_leaf
+        self.feature_fraction = feature_fraction
+        self.eval_at = eval_at
+        self.early_stopping_rounds = early_stopping_rounds
+        self.objective = objective
+        self.num_threads = num_threads
+        self.seed = seed
+        if n_estimators <= 0:
+            raise ConfigError(f"n_estimators must be positive, got {n_estimators}")
+        if not 0 < learning_rate <= 1:
+            raise ConfigError(f"learning_rate must be in (0, 1], got {learning_rate}")
+        if objective not in ("lambdarank", "rank_xendcg", "binary"):
+            raise ConfigError(f"objective {objective!r} unknown; use lambdarank, rank_xendcg or binary")
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective, "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction, "bagging_seed": self.seed,
+            "feature_fraction_seed": self.seed, "seed": self.seed, "deterministic": True,
+            "num_threads": self.num_threads, "verbosity": -1, "metric": "ndcg" if self.objective != "binary" else "auc",
+            "eval_at": [self.eval_at],
+        }
+
+    def fit(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        *,
+        valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> "LambdaMARTRanker":
+        """Train on rows grouped by query (``groups`` = rows per query, in order)."""
+        import lightgbm as lgb
+
+        features = np.asarray(features, np.float32)
+        labels = np.asarray(labels)
+        groups = np.asarray(groups, np.int64)
+        if features.shape[0] != labels.shape[0] or groups.sum() != features.shape[0]:
+            raise DataError(
+                f"ranker data mismatch: {features.shape[0]} rows, {labels.shape[0]} labels, "
+                f"groups sum to {int(groups.sum())}"
+            )
+        if labels.max(initial=0) <= 0:
+            raise DataError("ranker labels are all zero: no positive candidate to learn from; "
+                            "raise the candidate quotas or the label window")
+        names = list(feature_names) if feature_names else None
+        train_set = lgb.Dataset(features, labels, group=groups if self.objective != "binary" else None,
+                                feature_name=names or "auto", free_raw_data=True)
+        callbacks = []
+        valid_sets = []
+        if valid is not None:
+            vx, vy, vg = valid
+            valid_sets = [lgb.Dataset(np.asarray(vx, np.float32), vy,
+                                      group=vg if self.objective != "binary" else None, reference=train_set)]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        self.booster_ = lgb.train(self._params(), train_set, num_boost_round=self.n_estimators,
+                                  valid_sets=valid_sets, callbacks=callbacks)
+        self.feature_names_ = names or [f"f{i}" for i in range(features.shape[1])]
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        return self
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """One score per row (higher = better)."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("the ranker is not trained; call fit(...) or load(...) first")
+        features = np.asarray(features, np.float32)
+        if features.ndim != 2 or features.shape[1] != len(self.feature_names_):
+            raise DataError(f"ranker expects {len(self.feature_names_)} feature columns, got {features.shape}")
+        if features.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        return self.booster_.predict(features, num_iteration=self.best_iteration_,
+                                     num_threads=1).astype(np.float32)
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain per feature, largest first."""
+        gain = self.booster_.feature_importance(importance_type="gain")
+        order = np.argsort(-gain)
+        return {self.feature_names_[i]: float(gain[i]) for i in order}
+
+    def save(self, path: str | Path) -> None:
+        """Write the booster as LightGBM's text format (no pickle)."""
+        self.booster_.save_model(str(path), num_iteration=self.best_iteration_)
+
+    @classmethod
+    def load(cls, path: str | Path, **params: Any) -> "LambdaMARTRanker":
+        """Read a booster written by :meth:`save`."""
+        import lightgbm as lgb
+
+        if not Path(path).exists():
+            raise ModelFileError(f"ranker file {path} is missing; retrain the pipeline")
+        model = cls(**params)
+        try:
+            model.booster_ = lgb.Booster(model_file=str(path))
+        except lgb.basic.LightGBMError as exc:
+            raise ModelFileError(f"ranker file {path} is corrupted ({exc}); retrain") from exc
+        model.feature_names_ = model.booster_.feature_name()
+        model.best_iteration_ = model.booster_.current_iteration()
+        return model
