@@ -5,6 +5,7 @@ from shortlist.data.datasets import detect_format, fetch_dataset, load_dataset
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.data.loading import load_data
+from shortlist.data.logged import LoggedFeedback, load_open_bandit
 from shortlist.data.splits import (
     Split,
     leave_last_k,
@@ -20,6 +21,7 @@ __all__ = [
     "Dataset",
     "FeatureTable",
     "Interactions",
+    "LoggedFeedback",
     "Split",
     "Vocab",
     "Weighting",
@@ -27,6 +29,7 @@ __all__ = [
     "fetch_dataset",
     "load_data",
     "load_dataset",
+    "load_open_bandit",
     "leave_last_k",
     "random_holdout",
     "split_by_protocol",

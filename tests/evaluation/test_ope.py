@@ -1,0 +1,181 @@
+"""Off-policy estimators: a hand-computed case, agreement with obp, reward models."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from shortlist.data.logged import LoggedFeedback, load_open_bandit
+from shortlist.errors import ConfigError, DataError
+from shortlist.evaluation import ope
+from tests.conftest import shared_dataset
+
+# 4 rounds, 3 actions, 1 slot; every expected value below is worked out by hand
+ACTION = np.array([0, 1, 2, 0])
+REWARD = np.array([1.0, 0.0, 1.0, 0.0])
+PSCORE = np.array([0.5, 0.25, 0.25, 0.5])
+PI_E = np.array([[0.6, 0.2, 0.2], [0.1, 0.8, 0.1], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])[:, :, None]
+Q_HAT = np.array([[0.5, 0.2, 0.1], [0.3, 0.4, 0.2], [0.1, 0.1, 0.6], [0.2, 0.3, 0.5]])[:, :, None]
+# importance weights w = pi_e(a_i) / p_i = [1.2, 3.2, 2.0, 2.0]
+# DM per round = sum_a pi_e q = [0.36, 0.37, 0.35, 0.20]
+# residuals r - q(a_i) = [0.5, -0.4, 0.4, -0.2]
+ARGS = {"reward": REWARD, "action": ACTION, "pscore": PSCORE, "action_dist": PI_E, "estimated_rewards": Q_HAT}
+
+
+def test_hand_computed_estimates():
+    assert ope.estimate("ips", **ARGS) == pytest.approx((1.2 + 2.0) / 4)                     # 0.8
+    assert ope.estimate("ips", **ARGS, clip=1.5) == pytest.approx((1.2 + 1.5) / 4)           # clipped
+    assert ope.estimate("snips", **ARGS) == pytest.approx(3.2 / (1.2 + 3.2 + 2.0 + 2.0))
+    assert ope.estimate("dm", **ARGS) == pytest.approx((0.36 + 0.37 + 0.35 + 0.20) / 4)      # 0.32
+    dr = [0.36 + 1.2 * 0.5, 0.37 - 3.2 * 0.4, 0.35 + 2.0 * 0.4, 0.20 - 2.0 * 0.2]
+    assert ope.estimate("dr", **ARGS) == pytest.approx(sum(dr) / 4)                          # 0.25
+    # switch-DR at 2.5 drops the correction of round 1 (w = 3.2)
+    assert ope.estimate("switch-dr", **ARGS, threshold=2.5) == pytest.approx((dr[0] + 0.37 + dr[2] + dr[3]) / 4)
+    # DR-os with lambda 4: w -> 4w / (w^2 + 4) = [4.8/5.44, 12.8/14.24, 1, 1]
+    dros = [0.36 + 4.8 / 5.44 * 0.5, 0.37 - 12.8 / 14.24 * 0.4, 0.35 + 1.0 * 0.4, 0.20 - 1.0 * 0.2]
+    assert ope.estimate("dr-os", **ARGS, lambda_=4.0) == pytest.approx(sum(dros) / 4)
+    assert ope.estimate("dr-os", **ARGS, lambda_=0.0) == pytest.approx(0.32)                 # = DM
+    assert ope.estimate("dr-os", **ARGS, lambda_=np.inf) == pytest.approx(sum(dr) / 4)       # = DR
+    # replay of the deterministic policy [0, 2, 2, 1]: matches rounds 0 and 2, both clicked
+    det = np.eye(3)[[0, 2, 2, 1]][:, :, None]
+    assert ope.replay(reward=REWARD, action=ACTION, action_dist=det) == pytest.approx(1.0)
+
+
+def test_bootstrap_interval_contains_estimate_and_narrows():
+    rng = np.random.default_rng(0)
+    small = ope.bootstrap_ci(rng.random(50), n_bootstrap=500, seed=1)
+    big = ope.bootstrap_ci(rng.random(5000), n_bootstrap=500, seed=1)
+    assert small["lower"] < small["mean"] < small["upper"]
+    assert (big["upper"] - big["lower"]) < 0.2 * (small["upper"] - small["lower"])
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(DataError, match="pscore must be probabilities"):
+        ope.estimate("ips", **{**ARGS, "pscore": np.array([0.5, 0.0, 0.25, 0.5])})
+    with pytest.raises(DataError, match="pscore"):
+        ope.estimate("ips", **{**ARGS, "pscore": np.array([0.5, 1.5, 0.25, 0.5])})
+    with pytest.raises(DataError, match="NaN"):
+        ope.estimate("ips", **{**ARGS, "reward": np.array([1.0, np.nan, 0.0, 0.0])})
+    with pytest.raises(DataError, match="estimated_rewards"):
+        ope.estimate("dr", **{**ARGS, "estimated_rewards": None})
+    with pytest.raises(DataError, match="summing to 1"):
+        ope.estimate("ips", **{**ARGS, "action_dist": PI_E * 2})
+    with pytest.raises(ConfigError, match="estimator"):
+        ope.estimate("magic", **ARGS)
+
+
+def test_greedy_action_dist_fills_distinct_slots():
+    q = np.array([[[0.1, 0.9], [0.5, 0.5], [0.4, 0.2]]])   # 1 round, 3 actions, 2 slots
+    g = ope.greedy_action_dist(q)
+    np.testing.assert_array_equal(g[0, :, 0], [0, 1, 0])   # slot 0: best is action 1
+    np.testing.assert_array_equal(g[0, :, 1], [1, 0, 0])   # slot 1: action 0 (0.9), action 1 taken
+
+
+def _synthetic(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    ctx = rng.integers(0, 2, (n, 2)).astype(float)
+    act = rng.integers(0, 3, n)
+    p = 1 / (1 + np.exp(-(-1.0 + 1.5 * ctx[:, 0] * (act == 1) + 0.8 * (act == 2) - 0.5 * ctx[:, 1])))
+    return LoggedFeedback(ctx, act, (rng.random(n) < p).astype(float), np.full(n, 1 / 3), 3), p
+
+
+def test_cross_fitted_reward_model_is_calibrated_and_out_of_fold():
+    fb, p = _synthetic()
+    q = ope.fit_reward_model(fb, n_folds=3, model="logistic", l2=0.1)
+    assert q.shape == (fb.n_rounds, 3, 1)
+    assert np.corrcoef(q[np.arange(fb.n_rounds), fb.actions, 0], p)[0, 1] > 0.8
+    assert abs(q[np.arange(fb.n_rounds), fb.actions, 0].mean() - fb.rewards.mean()) < 0.02
+    # out of fold: flipping row 0's reward cannot change row 0's prediction
+    flipped = LoggedFeedback(fb.contexts, fb.actions, np.r_[1 - fb.rewards[0], fb.rewards[1:]],
+                             fb.propensities, 3)
+    q2 = ope.fit_reward_model(flipped, n_folds=3, model="logistic", l2=0.1)
+    np.testing.assert_array_equal(q2[0], q[0])
+    assert not np.array_equal(q2, q)
+
+
+@pytest.mark.slow
+def test_lightgbm_reward_model_learns_interaction():
+    pytest.importorskip("lightgbm")
+    fb, _p = _synthetic(n=2000)
+    q = ope.fit_reward_model(fb, n_folds=2, model="lightgbm", lgbm_params={"n_estimators": 50})
+    truth_gap = q[fb.contexts[:, 0] == 1, 1, 0].mean() - q[fb.contexts[:, 0] == 0, 1, 0].mean()
+    assert truth_gap > 0.15  # action 1 pays only when context[0] = 1
+
+
+# -- agreement with obp ----------------------------------------------------------------
+_TORCH = ["torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.utils", "torch.utils.data"]
+
+
+def import_obp():
+    """obp, or skip; without torch it is stubbed during the import (obp's OPE never calls it)."""
+    try:
+        importlib.import_module("torch")
+        return pytest.importorskip("obp")
+    except ImportError:
+        pass
+
+    class _Meta(type):
+        def __getattr__(cls, name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return cls
+
+        def __getitem__(cls, name):
+            return cls
+
+    class _Any(metaclass=_Meta):
+        pass
+
+    def getattr_for(modname):
+        def _getattr(attr):
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            return sys.modules.get(f"{modname}.{attr}", _Any)
+        return _getattr
+
+    for name in _TORCH:
+        mod = types.ModuleType(name)
+        mod.__getattr__ = getattr_for(name)
+        sys.modules[name] = mod
+    try:
+        return pytest.importorskip("obp")
+    finally:
+        for name in _TORCH:
+            sys.modules.pop(name, None)
+
+
+@pytest.mark.slow  # importing obp (pandas, scikit-learn, matplotlib) takes seconds
+def test_agrees_with_obp_on_open_bandit():
+    obp = import_obp()
+    fb = load_open_bandit(shared_dataset("open-bandit"), "random").subset(np.arange(2000))
+    rng = np.random.default_rng(0)
+    dist = rng.dirichlet(np.full(fb.n_actions, 0.3), size=(fb.n_rounds, 3)).transpose(0, 2, 1)
+    q = rng.random((fb.n_rounds, fb.n_actions, 3)) * 0.02
+    det = np.eye(fb.n_actions)[rng.integers(0, fb.n_actions, (fb.n_rounds, 3))].transpose(0, 2, 1)
+    E = obp.ope
+    common = {"reward": fb.rewards, "action": fb.actions, "position": fb.positions, "pscore": fb.propensities}
+    cases = [
+        ("ips", E.InverseProbabilityWeighting(), {}), ("ips", E.InverseProbabilityWeighting(lambda_=50.0),
+                                                      {"clip": 50.0}),
+        ("snips", E.SelfNormalizedInverseProbabilityWeighting(), {}), ("dm", E.DirectMethod(), {}),
+        ("dr", E.DoublyRobust(), {}), ("switch-dr", E.SwitchDoublyRobust(lambda_=60.0), {"threshold": 60.0}),
+        ("dr-os", E.DoublyRobustWithShrinkage(lambda_=30.0), {"lambda_": 30.0}),
+    ]
+    for name, est, kw in cases:
+        keys = ("position", "action_dist", "estimated_rewards_by_reg_model") if name == "dm" else None
+        args = {**common, "action_dist": dist, "estimated_rewards_by_reg_model": q}
+        ref = est.estimate_policy_value(**({k: args[k] for k in keys} if keys else args))
+        ours = ope.estimate(name, **common, action_dist=dist, estimated_rewards=q, **kw)
+        assert abs(ours - ref) < 1e-9, name
+    ref = E.ReplayMethod().estimate_policy_value(reward=fb.rewards, action=fb.actions, position=fb.positions,
+                                                 action_dist=det)
+    assert abs(ope.replay(reward=fb.rewards, action=fb.actions, position=fb.positions, action_dist=det) - ref) < 1e-12
+    terms = ope.round_rewards("dr", action_dist=dist, estimated_rewards=q, **common)
+    ci = ope.bootstrap_ci(terms, n_bootstrap=100, seed=7)
+    ref_ci = obp.utils.estimate_confidence_interval_by_bootstrap(terms, n_bootstrap_samples=100, random_state=7)
+    assert abs(ci["lower"] - ref_ci["95.0% CI (lower)"]) < 1e-12
+    assert abs(ci["upper"] - ref_ci["95.0% CI (upper)"]) < 1e-12
