@@ -1,0 +1,155 @@
+"""Exact tests of the filters: seen, blocklist, sensitive categories, dedupe, TF-IDF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shortlist.data.vocab import Vocab
+from shortlist.errors import ConfigError
+from shortlist.retrieval.types import Candidates, Request
+from shortlist.rules import (
+    Blocklist,
+    Dedupe,
+    ExcludeSeen,
+    ItemAttributes,
+    SensitiveCategories,
+    tfidf_matrix,
+)
+
+
+def cands(items, scores=None):
+    items = np.asarray(items)
+    return Candidates(items, np.linspace(1, 0, len(items)) if scores is None else scores)
+
+
+def reasons(drops):
+    return {d.reason: sorted(d.items.tolist()) for d in drops}
+
+
+def test_exclude_seen_training_history_and_exclude():
+    seen = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0]], np.float32))
+    rule = ExcludeSeen(ItemAttributes(8, seen=seen))
+    req = Request(user_index=0, history=np.array([3]), exclude=np.array([4, 0]))
+    out, drops = rule.apply(req, cands(range(8)), 5)
+    assert out.items.tolist() == [1, 5, 6, 7]
+    assert reasons(drops) == {"seen": [0, 2, 3], "excluded": [4]}
+    assert all(d.stage == "exclude_seen" for d in drops)
+    # anonymous user: only history/exclude apply; switching parts off keeps items
+    out, drops = rule.apply(Request(history=np.array([1])), cands(range(8)), 5)
+    assert reasons(drops) == {"seen": [1]}
+    out, drops = ExcludeSeen(ItemAttributes(8, seen=seen), training=False, exclude=False).apply(
+        req, cands(range(8)), 5
+    )
+    assert reasons(drops) == {"seen": [3]}
+
+
+def test_exclude_seen_without_interactions_names_the_fix():
+    with pytest.raises(ConfigError, match="'seen'.*fix: pass seen="):
+        ExcludeSeen(ItemAttributes(3))
+    assert ExcludeSeen(ItemAttributes(3), training=False).apply(
+        Request(history=np.array([2])), cands([0, 1, 2]), 3
+    )[0].items.tolist() == [0, 1]
+
+
+def test_blocklist_global_ids_and_request_context():
+    attrs = ItemAttributes(5, vocab=Vocab(np.array(["a", "b", "c", "d", "e"])))
+    rule = Blocklist(attrs, items=["b", "e"], name="editorial")
+    out, drops = rule.apply(Request(context={"blocklist": [0]}), cands(range(5)), 5)
+    assert out.items.tolist() == [2, 3]
+    assert len(drops) == 1 and drops[0].reason == "blocklisted" and drops[0].stage == "editorial"
+    assert sorted(drops[0].items.tolist()) == [0, 1, 4]
+    with pytest.raises(ConfigError, match=r"items=\['zz'\].*ignore_unknown"):
+        Blocklist(attrs, items=["zz"])
+    assert (
+        Blocklist(attrs, items=["zz"], ignore_unknown=True).apply(Request(), cands(range(5)), 5)[1]
+        == []
+    )
+
+
+def sensitive_attrs():
+    #          item: 0    1    2    3    4    5
+    category = np.array([0, 1, 2, 1, -1, 2])
+    flags = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [1, 0], [0, 0]], bool)
+    return ItemAttributes(
+        6,
+        category=category,
+        category_names=("news", "gore", "kids"),
+        sensitive=flags,
+        sensitive_names=("violence", "adult"),
+    )
+
+
+def test_sensitive_categories_and_flags_with_first_reason():
+    rule = SensitiveCategories(sensitive_attrs(), categories=["gore"], flags=["adult", "violence"])
+    out, drops = rule.apply(Request(), cands(range(6)), 6)
+    assert out.items.tolist() == [0, 5]
+    # config order decides the reason: category 'gore' first, then 'adult', then 'violence'
+    assert reasons(drops) == {"sensitive:gore": [1, 3], "sensitive:violence": [2, 4]}
+
+
+def test_sensitive_opt_in_all_or_by_name():
+    rule = SensitiveCategories(sensitive_attrs(), categories=["gore"])  # flags default: every flag
+    assert len(rule.apply(Request(context={"allow_sensitive": True}), cands(range(6)), 6)[0]) == 6
+    out, drops = rule.apply(
+        Request(context={"allow_sensitive": ["gore", "violence"]}), cands(range(6)), 6
+    )
+    # item 1 and 3 carry 'adult' which was not allowed; 2 and 4 only 'violence'
+    assert out.items.tolist() == [0, 2, 4, 5]
+    assert reasons(drops) == {"sensitive:adult": [1, 3]}
+
+
+def test_sensitive_unknown_names_and_missing_attributes():
+    with pytest.raises(ConfigError, match="'porn'.*fix: use names from news, gore, kids"):
+        SensitiveCategories(sensitive_attrs(), categories=["porn"])
+    with pytest.raises(ConfigError, match="needs the item attribute 'sensitive'"):
+        SensitiveCategories(ItemAttributes(3, category=np.zeros(3, int)))
+
+
+def test_tfidf_matches_hand_computation():
+    m = tfidf_matrix(np.array(["a b", "a", ""]))
+    idf_a, idf_b = np.log(4 / 3) + 1, np.log(4 / 2) + 1
+    row0 = np.array([idf_a, idf_b]) / np.hypot(idf_a, idf_b)
+    np.testing.assert_allclose(m.toarray(), [row0, [1, 0], [0, 0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        tfidf_matrix(sp.csr_matrix(np.array([[1, 1], [1, 0], [0, 0]]))).toarray(),
+        m.toarray(),
+        rtol=1e-6,
+    )
+
+
+def test_dedupe_keeps_best_scored_per_group_and_hash():
+    attrs = ItemAttributes(
+        6,
+        duplicate_group=np.array([0, 1, 0, -1, -1, 1]),
+        content_hash=np.array([-1, 5, -1, 7, 7, -1]),
+    )
+    c = Candidates(np.arange(6), np.array([0.2, 0.9, 0.8, 0.1, 0.3, 0.9]))
+    out, drops = Dedupe(attrs, by=["duplicate_group", "content_hash"]).apply(Request(), c, 6)
+    # group 0: 2 beats 0; group 1: tie 1/5 -> earlier position 1; hash 7: 4 beats 3
+    assert out.items.tolist() == [1, 2, 4]
+    assert reasons(drops) == {"duplicate-of:2": [0], "duplicate-of:1": [5], "duplicate-of:4": [3]}
+    out, _ = Dedupe(attrs, by=["content_hash"]).apply(Request(), c, 6)
+    assert out.items.tolist() == [0, 1, 2, 4, 5]
+
+
+def test_dedupe_is_greedy_not_transitive():
+    # a~b and b~c but not a~c: keep a (best), drop b, and c survives since its match b is gone
+    text = np.array(["x y", "y z", "z w", "q"])
+    attrs = ItemAttributes(4, text=text)
+    sim = (tfidf_matrix(text) @ tfidf_matrix(text).T).toarray()
+    thr = float(sim[0, 1]) - 1e-3
+    assert sim[0, 2] < thr and sim[1, 2] >= thr
+    out, drops = Dedupe(attrs, by=["text"], text_threshold=thr).apply(
+        Request(), cands([0, 1, 2, 3]), 4
+    )
+    assert out.items.tolist() == [0, 2, 3]
+    assert reasons(drops) == {"duplicate-of:0": [1]}
+
+
+def test_dedupe_config_errors():
+    with pytest.raises(ConfigError, match="by=.*fix: set by to a non-empty list"):
+        Dedupe(ItemAttributes(2, duplicate_group=np.zeros(2, int)), by=[])
+    with pytest.raises(ConfigError, match="'content_hash'"):
+        Dedupe(ItemAttributes(2), by=["content_hash"])
