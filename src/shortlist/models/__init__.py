@@ -1,12 +1,20 @@
 """Recommendation models behind the :class:`Recommender` / :class:`FactorModel` contracts."""
 
 from shortlist.models.base import FactorModel, Recommendations, Recommender
+from shortlist.models.ease import EASE
+from shortlist.models.item_knn import ItemKNN
 from shortlist.models.popularity import Popularity
 from shortlist.models.registry import available_models, create_model, model_class, register
 from shortlist.models.sgd_mf import BPR, SGDMF, WARP, LogisticMF, WeightedMSEMF
+from shortlist.models.trending import Trending
+from shortlist.models.user_knn import UserKNN
 
 __all__ = [
     "BPR",
+    "EASE",
+    "ItemKNN",
+    "Trending",
+    "UserKNN",
     "LogisticMF",
     "SGDMF",
     "WARP",

@@ -125,7 +125,7 @@ class Recommender:
             data.value, weighting=data.weighting, validate=False,
         ).matrix
         old = self.train_
-        old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=(len(users), len(items)))
+        old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=old.shape)
         old.resize((len(users), len(items)))
         merged = (old + new).tocsr()
         merged.sort_indices()
