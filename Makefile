@@ -21,6 +21,10 @@ test: venv
 
 bench: venv
 	$(PIP) -e ".[ann,ranking,test,bench]"
+	# peers that need special install flags: LightFM builds with Cython, obp ships as an sdist
+	$(PIP) setuptools wheel cython
+	$(PIP) --no-build-isolation lightfm
+	$(PIP) --no-deps --ignore-requires-python --no-binary obp "obp==0.5.7"
 	@echo "benchmarks: $(VENV)/bin/python benchmarks/<script>.py (see benchmarks/README.md)"
 
 clean:

@@ -79,9 +79,23 @@ def merge(spec: PipelineSpec, results: list[Candidates]) -> Candidates:
 
 
 def build_rules(spec: PipelineSpec, dataset: Dataset) -> list[Any]:
-    """Instantiate declared rules (none until the rules package provides them)."""
-    if spec.rules:
-        from shortlist.rules import build_rule  # noqa: F401 - provided by the rules package
+    """Instantiate the declared rules over item attributes read from the dataset's features."""
+    if not spec.rules:
+        return []
+    from shortlist.rules import ItemAttributes, build_rule
 
-        raise ConfigError("rules are not available in this build")
-    return []
+    items = dataset.interactions.items
+    if dataset.item_features is not None and spec.attributes:
+        attributes = ItemAttributes.from_features(dataset.item_features, spec.attributes,
+                                                  users=dataset.user_features, seen=dataset.interactions)
+    else:
+        if spec.attributes:
+            raise ConfigError("[attributes] maps item feature columns, but the dataset has no item features")
+        attributes = ItemAttributes(len(items), vocab=items, seen=dataset.interactions)
+    rules = []
+    for i, rs in enumerate(spec.rules):
+        try:
+            rules.append(build_rule(rs.kind, rs.model_dump(), attributes))
+        except ConfigError as exc:
+            raise ConfigError(f"rules[{i}] ({rs.kind}): {exc}") from None
+    return rules

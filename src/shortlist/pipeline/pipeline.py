@@ -121,11 +121,13 @@ class Pipeline:
         if tr.refit_on_full or not any(s.trainable for s in self.stages_):
             models = self._fit_models(dataset, progress)
             parts = self._build(dataset, models)
-        self._install(parts)
+        self._install(parts, dataset)
         return self
 
-    def _install(self, parts: dict[str, Any]) -> None:
-        self.dataset_ = parts["dataset"]
+    def _install(self, parts: dict[str, Any], dataset: Dataset) -> None:
+        # seen items and ids always come from the full training data, even when the
+        # sources were fitted on its base part only (refit_on_full = false)
+        self.dataset_ = dataset
         self.models_ = parts["models"]
         self.sources_ = parts["sources"]
         self.assembler_ = parts["assembler"]
@@ -311,7 +313,7 @@ class Pipeline:
         pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]
         for st in pipe.stages_:
             st.load(folder, meta["stages"].get(st.name, {}))
-        pipe._install(pipe._build(dataset, models))
+        pipe._install(pipe._build(dataset, models), dataset)
         pipe.version_ = folder.name
         return pipe
 

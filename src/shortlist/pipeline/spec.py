@@ -50,11 +50,12 @@ class StageSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class RuleSpec(_Strict):
-    """A business rule from the rule registry, with its own parameters."""
+class RuleSpec(BaseModel):
+    """A business rule: ``kind`` from the rule registry plus that rule's own keys (checked by it)."""
+
+    model_config = ConfigDict(extra="allow")
 
     kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainingSpec(_Strict):
@@ -89,7 +90,7 @@ class PipelineSpec(_Strict):
     stages: list[StageSpec] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    attributes: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("sources")
     @classmethod

@@ -37,6 +37,23 @@ def history_row(request: Request, train: sp.csr_matrix) -> tuple[np.ndarray, np.
     return items, weights
 
 
+def _within_request(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z-score and rank fraction among this request's candidates.
+
+    Rankers are trained on models fitted to part of the data and served with models fitted
+    to all of it; raw score scales shift between the two, positions within a request do not.
+    """
+    n = values.size
+    if n == 0 or np.isnan(values).all():
+        return np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32)
+    mu, sd = np.nanmean(values), np.nanstd(values)
+    z = ((values - mu) / (sd if sd > 0 else 1.0)).astype(np.float32)
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    rank = np.empty(n, np.float32)
+    rank[order] = np.arange(n, dtype=np.float32) / max(n - 1, 1)
+    return z, rank
+
+
 class FeatureAssembler:
     """Turn (request, candidates) into a float32 feature matrix with stable column names."""
 
@@ -102,7 +119,8 @@ class FeatureAssembler:
         for s in self.sources:
             names += [f"src_{s}_score", f"src_{s}_rank"]
         names += ["n_sources"]
-        names += [f"model_{n}" for n in self.scorers]
+        for n in self.scorers:
+            names += [f"model_{n}", f"model_{n}_z", f"model_{n}_rank"]
         names += ["item_log_popularity", "user_log_activity", "item_days_since_last_seen"]
         if self.publish_time_column:
             names += ["item_age_days"]
@@ -132,7 +150,8 @@ class FeatureAssembler:
         cols.append(n_sources)
         hist_items, hist_w = history_row(request, self.train_)
         for name, model in self.scorers.items():
-            cols.append(self._model_scores(model, request, items, hist_items, hist_w))
+            raw = self._model_scores(model, request, items, hist_items, hist_w)
+            cols += [raw, *_within_request(raw)]
         cols.append(self.log_popularity_[items])
         act = self.user_activity_[request.user_index] if request.known_user else np.log1p(hist_items.size)
         cols.append(np.full(n, act, np.float32))

@@ -29,6 +29,9 @@ class LambdaMARTRanker:
     ``fit(features, labels, groups)`` takes one row per candidate, graded labels
     (0 = irrelevant) and the number of candidates per query; ``score(features)`` returns
     one score per row. With a validation set, boosting stops early on NDCG@eval_at.
+    ``base_feature`` names a feature column (e.g. a strong model's within-request z-score)
+    used as the starting score: the trees then learn corrections to that ranking, and with
+    early stopping they never do worse than it on validation queries.
     ``num_threads`` defaults to 1: LightGBM's OpenMP threads spin-wait and slow down badly
     when other work (numba kernels, a web server) shares the cores.
     """
@@ -46,6 +49,8 @@ class LambdaMARTRanker:
         objective: str = "lambdarank",
         num_threads: int = 1,
         seed: int = 0,
+        base_feature: str | None = None,
+        base_scale: float = 1.0,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -57,6 +62,8 @@ class LambdaMARTRanker:
         self.objective = objective
         self.num_threads = num_threads
         self.seed = seed
+        self.base_feature = base_feature
+        self.base_scale = base_scale
         if n_estimators <= 0:
             raise ConfigError(f"n_estimators must be positive, got {n_estimators}")
         if not 0 < learning_rate <= 1:
@@ -98,18 +105,20 @@ class LambdaMARTRanker:
             raise DataError("ranker labels are all zero: no positive candidate to learn from; "
                             "raise the candidate quotas or the label window")
         names = list(feature_names) if feature_names else None
+        self.feature_names_ = names or [f"f{i}" for i in range(features.shape[1])]
         train_set = lgb.Dataset(features, labels, group=groups if self.objective != "binary" else None,
-                                feature_name=names or "auto", free_raw_data=True)
+                                feature_name=names or "auto", init_score=self._base(features),
+                                free_raw_data=True)
         callbacks = []
         valid_sets = []
         if valid is not None:
             vx, vy, vg = valid
-            valid_sets = [lgb.Dataset(np.asarray(vx, np.float32), vy,
-                                      group=vg if self.objective != "binary" else None, reference=train_set)]
+            vx = np.asarray(vx, np.float32)
+            valid_sets = [lgb.Dataset(vx, vy, group=vg if self.objective != "binary" else None,
+                                      init_score=self._base(vx), reference=train_set)]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         self.booster_ = lgb.train(self._params(), train_set, num_boost_round=self.n_estimators,
                                   valid_sets=valid_sets, callbacks=callbacks)
-        self.feature_names_ = names or [f"f{i}" for i in range(features.shape[1])]
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 
@@ -122,8 +131,20 @@ class LambdaMARTRanker:
             raise DataError(f"ranker expects {len(self.feature_names_)} feature columns, got {features.shape}")
         if features.shape[0] == 0:
             return np.zeros(0, np.float32)
-        return self.booster_.predict(features, num_iteration=self.best_iteration_,
-                                     num_threads=1).astype(np.float32)
+        raw = self.booster_.predict(features, num_iteration=self.best_iteration_, num_threads=1)
+        base = self._base(features)
+        return (raw if base is None else raw + base).astype(np.float32)
+
+    def _base(self, features: np.ndarray) -> np.ndarray | None:
+        """Starting scores from ``base_feature`` (NaN -> its lowest value), or None."""
+        if self.base_feature is None:
+            return None
+        if self.base_feature not in self.feature_names_:
+            raise ConfigError(f"base_feature {self.base_feature!r} is not a feature; "
+                              f"available: {', '.join(self.feature_names_)}")
+        col = features[:, self.feature_names_.index(self.base_feature)].astype(np.float64)
+        low = np.nanmin(col) if np.isfinite(col).any() else 0.0
+        return self.base_scale * np.nan_to_num(col, nan=low)
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain per feature, largest first."""
