@@ -2,12 +2,14 @@
 
 State per arm ``a``: ``A_a = sum w x x^T`` and ``b_a = sum w r x`` over the rows where
 ``a`` was shown (``w`` is 1, or a discount weight). The ridge estimate is
-``theta_a = (l2 I + A_a)^-1 b_a``. The inverses ``(l2 I + A_a)^-1`` and ``theta_a`` are kept
-up to date by Sherman-Morrison rank-one updates in one compiled pass over the rows (a
-few microseconds per row, no per-call numpy overhead); discounting and sliding windows
-re-invert the touched arms with one batched LAPACK call instead, since downdates and
-rescaling are not rank-one additions. State is float64: ``A`` accumulates
-many rank-one terms and float32 loses the small eigenvalues that drive exploration.
+``theta_a = (l2 I + A_a)^-1 b_a``. Small updates (the serving pattern) keep the inverses
+and ``theta`` up to date by Sherman-Morrison rank-one updates in one compiled pass over
+the rows (a few microseconds per row). Large batches, discounting and sliding windows
+only add to ``A`` and ``b`` and mark the touched arms dirty: their inverses are rebuilt
+(Cholesky, compiled) by the next call that reads them - a decision, ``theta_``, saving -
+so a stream of batched updates costs ``d^2`` per row and the ``d^3`` inversion is paid
+once per arm per decision, not per row. State is float64: ``A`` accumulates many
+rank-one terms and float32 loses the small eigenvalues that drive exploration.
 """
 
 from __future__ import annotations
@@ -17,13 +19,35 @@ from typing import Any
 import numpy as np
 
 from shortlist.bandits._choice import greedy, sampled_topk
-from shortlist.bandits._kernels import accumulate_outer, linear_scores, sherman_morrison
-from shortlist.bandits.base import Policy, check_positive
+from shortlist.bandits._kernels import (
+    linear_scores,
+    pack_all,
+    packed_outer,
+    refresh_inverse,
+    ucb_best,
+    update_checked,
+    update_rows,
+)
+from shortlist.bandits.base import Decision, Policy, check_positive
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["LinTS", "LinUCB", "LinUCBHybrid"]
 
-_KERNEL_ROWS = 64  # below this many rows the numba kernel beats BLAS (no temporaries)
+_KERNEL_ROWS = 16  # up to here one compiled loop scores rows (measured: even with the GEMM at 16)
+_REINVERT_COST = 6  # one Cholesky re-inversion costs about d^3/2, a rank-one update 3 d^2
+_ONE_THREAD_ROWS = 4096  # scoring GEMMs up to this many rows run on one BLAS thread
+_BLAS: Any = None
+
+
+def _blas_for(n_rows: int) -> Any:
+    """Context limiting BLAS to one thread for request-sized GEMMs: they are too small to
+    gain from threads, which stall when the cores are busy (measured 4x slower at 1,000
+    rows on a loaded 2-core machine); larger scoring jobs keep the library's threads."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1 if n_rows <= _ONE_THREAD_ROWS else None, user_api="blas")
 
 
 class LinUCB(Policy):
@@ -49,6 +73,11 @@ class LinUCB(Policy):
         check_positive("l2", self.l2)
 
     # -- state -------------------------------------------------------------------------
+    def _init_global(self) -> None:
+        self._dirty = np.zeros(0, bool)  # arms whose Ainv/theta wait for a re-inversion
+        self._any_dirty = False
+        self._ones = np.ones(1)          # unit weights, reused across calls
+
     def _d(self) -> int:
         return 0 if self.n_features_ is None else int(self.n_features_)
 
@@ -61,52 +90,145 @@ class LinUCB(Policy):
 
     def _init_features(self, d: int) -> None:
         self._state.update(self._new_arm_state(self.n_arms_))
+        self._after_arm_change()
 
-    def _accumulate(self, x, slots, rewards, weights) -> None:
+    def _after_arm_change(self) -> None:
+        # add/remove flush first, so every arm's inverse is current here; the packed
+        # inverses are a cache (not saved), rebuilt from Ainv
+        self._dirty = np.zeros(self.n_arms_, bool)
+        self._any_dirty = False
+        self._every = np.arange(self.n_arms_)
+        d = self._d()
+        if "Ainv" in self._state and d:
+            self._P = np.empty((self.n_arms_, d * (d + 1) // 2))
+            pack_all(self._state["Ainv"], self._P)
+        else:
+            self._P = np.zeros((self.n_arms_, 0))
+
+    def add_arms(self, arms: Any, **features: Any) -> LinUCB:
+        """Add new arms (ids unseen so far) with the prior ``A = 0``, ``b = 0``; returns ``self``."""
+        self._flush()
+        return super().add_arms(arms, **features)  # type: ignore[return-value]
+
+    def remove_arms(self, arms: Any) -> LinUCB:
+        """Remove arms and their statistics; returns ``self``."""
+        self._flush()
+        return super().remove_arms(arms)  # type: ignore[return-value]
+
+    def _flush(self) -> None:
+        """Re-invert the arms whose inverse is out of date (after batched updates)."""
+        if self._any_dirty:
+            st = self._state
+            refresh_inverse(st["A"], st["b"], st["Ainv"], st["theta"], self._P, self._dirty, float(self.l2))
+            self._any_dirty = False
+
+    def update(self, context: Any, actions: Any, rewards: Any) -> LinUCB:
+        """Learn from ``n`` rows at once: the arms shown and the rewards they got."""
+        # the serving call - one float64 row, integer arm ids 0..n-1, no gamma/window -
+        # is checked and learned in one compiled call; anything else takes the general path
+        x, a, r = context, actions, rewards
+        if (type(x) is np.ndarray and type(a) is np.ndarray and type(r) is np.ndarray and x.ndim == 2
+                and x.shape[0] == 1 and a.shape == (1,) and r.shape == (1,) and x.shape[1] == self.n_features_
+                and x.dtype == np.float64 and r.dtype == np.float64 and a.dtype == np.int64
+                and x.flags.c_contiguous and self.window is None and self.gamma == 1.0 and self._dense):
+            st = self._state
+            if update_checked(st["A"], st["b"], st["Ainv"], st["theta"], self._P, self._dirty, x, a,
+                              self._ones, r):
+                self.t_ += 1
+                return self
+        return super().update(context, actions, rewards)  # type: ignore[return-value]
+
+    def _learn(self, x: np.ndarray, slots: np.ndarray, rewards: np.ndarray) -> None:
+        # stationary case: straight to the compiled pass (the serving path, no weights array)
+        if self.window is not None or self.gamma != 1.0 or len(slots) == 0:
+            super()._learn(x, slots, rewards)
+            return
+        n = len(slots)
+        if len(self._ones) < n:
+            self._ones = np.ones(max(n, 2 * len(self._ones)))
+        self._accumulate(x, slots, rewards, self._ones[:n], positive=True)
+        self.t_ += n
+
+    def _accumulate(self, x, slots, rewards, weights, positive: bool | None = None) -> None:
         st = self._state
-        x = np.ascontiguousarray(x)
-        w = np.ascontiguousarray(weights, np.float64)
-        r = np.ascontiguousarray(rewards, np.float64)
-        if w.min() > 0:
-            sherman_morrison(st["A"], st["b"], st["Ainv"], st["theta"], x, slots, w, r)
-        else:  # forgetting rows (sliding window): re-invert the touched arms, downdates are unstable
-            accumulate_outer(st["A"], st["b"], x, slots, w, r)
-            self._reinvert(np.unique(slots))
+        n = len(slots)
+        # forgetting rows (negative weights) cannot use rank-one downdates stably; large
+        # batches are cheaper to re-invert once per touched arm than to update row by row
+        defer = n > 1 and n * _REINVERT_COST >= st["b"].shape[1] * min(n, len(st["b"]))
+        if not defer and not positive:
+            defer = weights.min() <= 0
+        update_rows(st["A"], st["b"], st["Ainv"], st["theta"], self._P, self._dirty, np.ascontiguousarray(x), slots,
+                    weights, np.ascontiguousarray(rewards, np.float64), defer)
+        if defer:
+            self._any_dirty = True
 
     def _decay(self, factor: float) -> None:
         self._state["A"] *= factor
         self._state["b"] *= factor
-        self._reinvert(np.arange(self.n_arms_))
+        self._dirty[:] = True
+        self._any_dirty = True
 
-    def _reinvert(self, idx: np.ndarray) -> None:
-        st = self._state
-        inv = np.linalg.inv(st["A"][idx] + self.l2 * np.eye(self._d()))
-        st["Ainv"][idx] = inv
-        st["theta"][idx] = np.einsum("aij,aj->ai", inv, st["b"][idx])
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The learned state as (arrays, JSON-able meta); pending re-inversions are done first."""
+        self._flush()
+        return super().state_dict()
 
     @property
     def theta_(self) -> np.ndarray:
         """Ridge coefficients per arm (n_arms, d), in slot order."""
+        self._flush()
         return self._state["theta"].copy()
 
     # -- scoring -----------------------------------------------------------------------
     def mean_and_width(self, x: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted reward ``x.theta_a`` and width ``sqrt(x^T A_a^-1 x)`` for (rows, slots)."""
+        self._flush()
+        st = self._state
         n, m = len(x), len(slots)
+        x = np.ascontiguousarray(x)
         if n <= _KERNEL_ROWS:
             mean, sd = np.empty((n, m)), np.empty((n, m))
-            linear_scores(np.ascontiguousarray(x), self._state["theta"], self._state["Ainv"], slots, mean, sd)
+            linear_scores(x, st["theta"], self._P, slots, mean, sd)
             return mean, sd
-        mean = x @ self._state["theta"][slots].T
-        d = x.shape[1]
-        # (n, d) @ (d, m*d): one GEMM instead of m small ones (Ainv is symmetric)
-        xa = (x @ self._state["Ainv"][slots].transpose(1, 0, 2).reshape(d, m * d)).reshape(n, m, d)
-        q = np.einsum("nmd,nd->nm", xa, x)
-        return mean, np.sqrt(np.maximum(q, 0.0))
+        # x^T M x = packed(x x^T) . packed(M): one (n, d(d+1)/2) x (d(d+1)/2, m) GEMM for
+        # all arms, half the multiply-adds of the full form and no (n, m, d) temporary
+        phi = np.empty((n, self._P.shape[1]))
+        packed_outer(x, phi)
+        every = slots is getattr(self, "_all_slots", None)  # select(arms=None): no gather
+        with _blas_for(n):
+            q = phi @ (self._P if every else self._P[slots]).T
+            mean = x @ (st["theta"] if every else st["theta"][slots]).T
+        return mean, np.sqrt(np.maximum(q, 0.0, out=q), out=q)
+
+    def select(self, context: Any = None, arms: Any = None, k: int = 1) -> Decision:
+        """Choose ``k`` arms (best first) for each context row among ``arms`` (all when None)."""
+        # the serving call - a few float64 rows, all arms, k=1 - goes straight to one compiled
+        # call (scores, argmax and the finiteness check); anything else takes the general path
+        x = context
+        if (arms is None and type(k) is int and k == 1 and type(x) is np.ndarray and x.ndim == 2
+                and x.dtype == np.float64 and 0 < x.shape[0] <= _KERNEL_ROWS and x.shape[1] == self.n_features_
+                and x.flags.c_contiguous and self._P.shape[0] > 0 and self._P.shape[1] > 0):
+            if self._any_dirty:
+                self._flush()
+            n = x.shape[0]
+            best, score = np.empty((n, 1), np.int64), np.empty((n, 1))
+            if ucb_best(x, self._state["theta"], self._P, self._every, float(self.alpha), best, score):
+                return Decision(best if self._dense else self.arm_vocab_.ids[best], np.ones((n, 1)), score)
+        return super().select(context, arms, k)
 
     def _choose(self, x, slots, k):
+        n = len(x)
+        if k == 1 and n <= _KERNEL_ROWS:  # score and pick in one compiled call
+            if self._any_dirty:
+                self._flush()
+            best, score = np.empty((n, 1), np.int64), np.empty((n, 1))
+            ucb_best(np.ascontiguousarray(x), self._state["theta"], self._P, slots, float(self.alpha), best, score)
+            return best, np.ones((n, 1)), score
         mean, sd = self.mean_and_width(x, slots)
-        return greedy(mean + self.alpha * sd, k)
+        if self.alpha != 1.0:
+            sd *= self.alpha
+        mean += sd
+        return greedy(mean, k)
 
 
 class LinTS(LinUCB):
@@ -117,6 +239,8 @@ class LinTS(LinUCB):
     (same decision distribution, no d-dimensional draws). Propensities are Monte-Carlo
     estimates from ``propensity_draws`` extra draws.
     """
+
+    select = Policy.select  # sampling needs the general path
 
     def __init__(self, *, v: float = 1.0, l2: float = 1.0, propensity_draws: int = 100, arms: Any = None,
                  gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
