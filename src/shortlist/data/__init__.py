@@ -16,6 +16,7 @@ from shortlist.data.splits import (
 )
 from shortlist.data.vocab import Vocab
 from shortlist.data.weighting import Weighting
+from shortlist.data.world import World, WorldConfig, generate_world
 
 __all__ = [
     "Dataset",
@@ -25,8 +26,11 @@ __all__ = [
     "Split",
     "Vocab",
     "Weighting",
+    "World",
+    "WorldConfig",
     "detect_format",
     "fetch_dataset",
+    "generate_world",
     "load_data",
     "load_dataset",
     "load_open_bandit",
