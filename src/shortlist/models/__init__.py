@@ -1,5 +1,6 @@
 """Recommendation models behind the :class:`Recommender` / :class:`FactorModel` contracts."""
 
+from shortlist.models.als import ALS
 from shortlist.models.base import FactorModel, Recommendations, Recommender
 from shortlist.models.ease import EASE
 from shortlist.models.item_knn import ItemKNN
@@ -10,6 +11,7 @@ from shortlist.models.trending import Trending
 from shortlist.models.user_knn import UserKNN
 
 __all__ = [
+    "ALS",
     "BPR",
     "EASE",
     "ItemKNN",
