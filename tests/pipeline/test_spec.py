@@ -28,7 +28,7 @@ def test_valid_spec_parses():
     [
         (spec_with(colour="red"), "unknown key 'colour'"),
         (spec_with(sources=[{"name": "pop", "kind": "model", "model": "pop", "quota": 100, "qouta": 3}]),
-         "unknown key 'sources[0].qouta'"),
+         "sources[0]: source 'model': unknown key 'qouta'"),
         (spec_with(sources=[{"name": "pop", "kind": "model", "model": "pop", "quota": "many"}]),
          "sources[0].quota = 'many'"),
         (spec_with(sources=[{"name": "pop", "kind": "model", "model": "pop", "quota": 0}]),
@@ -42,6 +42,9 @@ def test_valid_spec_parses():
         (spec_with(sources=[{"name": "x", "kind": "model", "model": "als", "quota": 10}]),
          "sources[0].model = 'als' is not declared under [models]"),
         (spec_with(stages=[{"name": "r", "kind": "xgboost", "budget": 5}]), "stages[0].kind = 'xgboost'"),
+        (spec_with(sources=[{"name": "x", "kind": "telepathy", "quota": 10}]), "unknown source kind 'telepathy'"),
+        (spec_with(rules=[{"kind": "creator_cap", "max_per_creater": 2}]), "rules[0]: rule 'creator_cap'"),
+        (spec_with(rules=[{"kind": "nope"}]), "rules[0]"),
         ({"models": {}}, "missing required key 'sources'"),
     ],
 )

@@ -29,15 +29,20 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class SourceSpec(_Strict):
-    """A candidate source: ``kind`` from the source registry, ``quota`` candidates at most."""
+class SourceSpec(BaseModel):
+    """A candidate source: ``kind`` from the source registry plus that source's own keys.
+
+    ``name`` and ``weight`` (its share in the merge) belong to the pipeline; every other key
+    is validated by the source kind's own config (unknown keys are errors there).
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     name: str
     kind: str
     quota: int = Field(gt=0)
-    weight: float = 1.0
+    weight: float = Field(default=1.0, ge=0)
     model: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class StageSpec(_Strict):
@@ -102,6 +107,26 @@ class PipelineSpec(_Strict):
         if dup:
             raise ValueError(f"source names must be unique; repeated: {sorted(dup)}")
         return v
+
+    @model_validator(mode="after")
+    def _check_components(self) -> "PipelineSpec":
+        """Each source's and rule's own keys, checked now rather than at fit time."""
+        from shortlist.retrieval.sources import source_config
+        from shortlist.rules import rule_class
+        from shortlist.rules.base import validate_config
+
+        for i, s in enumerate(self.sources):
+            try:
+                source_config(s.kind, s.model_dump(exclude={"kind", "weight"}))
+            except ConfigError as exc:
+                raise ValueError(f"sources[{i}]: {exc}") from None
+        for i, r in enumerate(self.rules):
+            try:
+                params = r.model_dump(exclude={"kind"})
+                validate_config(f"rule {r.kind!r}", rule_class(r.kind).Config, params)
+            except ConfigError as exc:
+                raise ValueError(f"rules[{i}]: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _check_refs_and_budgets(self) -> "PipelineSpec":

@@ -1,0 +1,355 @@
+"""ANNIndex: maximum-inner-product / cosine search over item vectors, built on faiss.
+
+One index is described by a kind plus structure parameters (like faiss' factory strings);
+search-time parameters (``ef_search``, ``nprobe``) are given per call, apart from the
+structure. Kinds:
+
+* ``"exact"`` - ``IndexFlatIP``: brute force, the reference every other kind is measured against.
+* ``"hnsw"`` - ``IndexHNSWFlat(dim, M)`` with ``ef_construction`` / ``ef_search``.
+* ``"ivf"`` - ``IndexIVFFlat`` over ``nlist`` k-means cells, ``nprobe`` cells visited per query.
+
+``metric="cosine"`` L2-normalizes the item vectors and the queries (zero vectors stay zero).
+Without faiss, ``"exact"`` runs on numpy (same results); the approximate kinds need the
+``ann`` extra (``pip install shortlist[ann]``). Saved as ``index.faiss`` (or ``vectors.npy``
+for the numpy backend) + ``meta.json``; never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+
+try:  # faiss is the ``ann`` extra; the exact kind works without it
+    import faiss
+except ImportError:  # pragma: no cover - exercised only where faiss is missing
+    faiss = None
+
+__all__ = ["KINDS", "METRICS", "ANNIndex", "faiss_available"]
+
+KINDS = ("exact", "hnsw", "ivf")
+METRICS = ("ip", "cosine")
+_FORMAT = 1
+#: below this fraction of allowed items a filtered search scans the allowed rows exactly:
+#: graph/cell search with a very selective filter visits mostly rejected nodes and loses recall
+_DENSE_FILTER_FRACTION = 0.02
+_SMALL_BATCH = 16
+
+
+def faiss_available() -> bool:
+    """Whether the faiss backend can be used."""
+    return faiss is not None
+
+
+def _positive_int(name: str, value: Any, example: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}; e.g. {name}={example}")
+    return int(value)
+
+
+class ANNIndex:
+    """A nearest-neighbour index over row vectors, searched by inner product (or cosine).
+
+    Parameters
+    ----------
+    kind : str
+        ``"exact"``, ``"hnsw"`` or ``"ivf"``.
+    metric : str
+        ``"ip"`` (inner product, the score of factor models) or ``"cosine"``.
+    M, ef_construction, ef_search : int
+        HNSW graph degree, build beam width, default search beam width.
+    nlist, nprobe : int
+        IVF cell count (``None``: ``4 * sqrt(n)``, at most ``n / 39``) and default cells probed.
+    threads : int
+        OpenMP threads for build and search (0 = faiss' default for builds and batches,
+        one thread for searches of fewer than 16 queries).
+    seed : int
+        Seed of the IVF k-means.
+    """
+
+    def __init__(self, kind: str = "exact", metric: str = "ip", *, M: int = 32,
+                 ef_construction: int = 200, ef_search: int = 128, nlist: int | None = None,
+                 nprobe: int = 16, threads: int = 0, seed: int = 42) -> None:
+        self.kind = kind
+        self.metric = metric
+        self.M = M
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.nlist = nlist
+        self.nprobe = nprobe
+        self.threads = threads
+        self.seed = seed
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown ANN index kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.metric not in METRICS:
+            raise ConfigError(f"metric={self.metric!r} is not supported; use 'ip' or 'cosine'")
+        for name, example in (("M", 32), ("ef_construction", 200), ("ef_search", 128), ("nprobe", 16)):
+            _positive_int(name, getattr(self, name), example)
+        if self.nlist is not None:
+            _positive_int("nlist", self.nlist, 1024)
+        t = self.threads
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ConfigError(f"threads must be an integer >= 0 (0 = default), got {t!r}")
+        if self.kind != "exact" and faiss is None:
+            raise ConfigError(
+                f"ANN kind {self.kind!r} needs faiss; install the ann extra "
+                "(pip install 'shortlist[ann]') or use kind='exact'")
+
+    def __repr__(self) -> str:
+        n = self.ntotal if self.is_built else "unbuilt"
+        return f"ANNIndex(kind={self.kind!r}, metric={self.metric!r}, n={n})"
+
+    # -- facts ---------------------------------------------------------------------------
+    @property
+    def is_built(self) -> bool:
+        return hasattr(self, "dim_")
+
+    @property
+    def ntotal(self) -> int:
+        """Number of indexed vectors."""
+        self._check_built()
+        return int(self.n_)
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    def _check_built(self) -> None:
+        if not self.is_built:
+            raise NotFittedError("this ANNIndex is empty; call .build(vectors) or ANNIndex.load(path) first")
+
+    @contextmanager
+    def _omp(self, n_queries: int | None = None) -> Iterator[None]:
+        """faiss' OpenMP threads as asked, restored afterwards (the setting is process-wide).
+
+        With ``threads=0`` a search of fewer than 16 queries runs on one thread: a single
+        query gains nothing from a thread team, and spinning threads cost milliseconds on a
+        busy machine (e.g. a server answering requests in parallel).
+        """
+        want = int(self.threads)
+        if not want and n_queries is not None and n_queries < _SMALL_BATCH:
+            want = 1
+        if faiss is None or not want:
+            yield
+            return
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(want)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    def _prepare(self, x: Any, what: str) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2:
+            raise DataError(f"{what} must be a 2-d array (n, dim), got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise DataError(f"{what} contain NaN or infinite values; clean the vectors first")
+        x = np.ascontiguousarray(x)
+        if self.metric == "cosine":
+            norms = np.linalg.norm(x, axis=1, keepdims=True)
+            x = x / np.where(norms > 0, norms, 1.0).astype(np.float32)
+        return x
+
+    # -- build ---------------------------------------------------------------------------
+    def build(self, vectors: Any) -> ANNIndex:
+        """Index the rows of ``vectors`` (n, dim); row i is returned as item index i."""
+        self._validate()
+        x = self._prepare(vectors, "vectors")
+        n, dim = x.shape
+        if n == 0 or dim == 0:
+            raise DataError(f"cannot build an index over {n} vectors of dimension {dim}; give at least one row")
+        if faiss is None:
+            self._index = None
+            self._vectors = x
+        else:
+            with self._omp():
+                self._index = self._make(n, dim, x)
+                self._index.add(x)
+            self._vectors = None  # faiss holds them; rebuilt on demand for filtered scans
+        self.dim_, self.n_ = dim, n
+        return self
+
+    def _make(self, n: int, dim: int, x: np.ndarray) -> Any:
+        ip = faiss.METRIC_INNER_PRODUCT
+        if self.kind == "exact":
+            return faiss.IndexFlatIP(dim)
+        if self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, int(self.M), ip)
+            index.hnsw.efConstruction = int(self.ef_construction)
+            index.hnsw.efSearch = int(self.ef_search)
+            return index
+        nlist = self.nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+        if nlist > n:
+            raise ConfigError(f"nlist={nlist} exceeds the {n} vectors to index; use nlist <= {max(1, n // 39)}")
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, ip)
+        index.cp.seed = int(self.seed)
+        index.train(x)
+        index.nprobe = int(self.nprobe)
+        self.nlist_ = nlist
+        return index
+
+    # -- search --------------------------------------------------------------------------
+    def search(self, queries: Any, k: int, *, allowed: Any = None, ef_search: int | None = None,
+               nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (indices, scores) per query row, best first; padding is -1 / -inf.
+
+        ``allowed`` restricts results to a boolean mask over the indexed rows or an array of
+        row indices. faiss applies it inside the search (``IDSelectorBitmap``); when fewer
+        than 2 % of the rows are allowed the allowed rows are scanned exactly instead, since
+        a graph or cell search would visit mostly rejected rows. ``ef_search`` / ``nprobe``
+        override the index defaults for this call (HNSW / IVF only).
+        """
+        self._check_built()
+        k = _positive_int("k", k, 10)
+        q = self._prepare(queries, "queries")
+        if q.shape[1] != self.dim_:
+            raise DataError(
+                f"queries have dimension {q.shape[1]} but the index holds {self.dim_}-d vectors; "
+                "use the same model's factors for queries and items")
+        if ef_search is not None:
+            _positive_int("ef_search", ef_search, 128)
+        if nprobe is not None:
+            _positive_int("nprobe", nprobe, 16)
+        mask = None if allowed is None else self._mask(allowed)
+        kk = min(k, self.n_)
+        if mask is not None:
+            n_allowed = int(mask.sum())
+            if n_allowed == 0:
+                return _padded(q.shape[0], k, np.zeros((q.shape[0], 0), np.int64), np.zeros((q.shape[0], 0), np.float32))
+            kk = min(kk, n_allowed)
+            if self.kind != "exact" and n_allowed < _DENSE_FILTER_FRACTION * self.n_:
+                return _padded(q.shape[0], k, *self._scan(q, kk, np.flatnonzero(mask)))
+        if self._index is None:
+            rows = None if mask is None else np.flatnonzero(mask)
+            return _padded(q.shape[0], k, *self._scan(q, kk, rows))
+        params, _keep = self._params(mask, ef_search, nprobe, kk)  # _keep: bitmap alive during search
+        with self._omp(q.shape[0]):
+            dist, lab = self._index.search(q, kk, params=params) if params is not None else self._index.search(q, kk)
+        lab = lab.astype(np.int64)
+        dist = np.where(lab >= 0, dist, -np.inf).astype(np.float32)
+        return _padded(q.shape[0], k, lab, dist)
+
+    def _mask(self, allowed: Any) -> np.ndarray:
+        a = np.asarray(allowed)
+        if a.dtype == bool:
+            if a.shape != (self.n_,):
+                raise DataError(f"allowed mask has shape {a.shape}, expected ({self.n_},): one flag per indexed row")
+            return a
+        if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= self.n_):
+            raise DataError(f"allowed must be a boolean mask or row indices in [0, {self.n_}), got {a[:5]!r}...")
+        mask = np.zeros(self.n_, bool)
+        mask[a.astype(np.int64)] = True
+        return mask
+
+    def _params(self, mask: np.ndarray | None, ef_search: int | None, nprobe: int | None,
+                k: int) -> tuple[Any, Any]:
+        """faiss search parameters, and the bitmap they point to (the caller keeps it alive)."""
+        kwargs: dict[str, Any] = {}
+        bits = None
+        if mask is not None:
+            bits = np.packbits(mask, bitorder="little")
+            kwargs["sel"] = faiss.IDSelectorBitmap(self.n_, faiss.swig_ptr(bits))
+        if self.kind == "hnsw":
+            # HNSW returns at most efSearch results: widen the beam when k is larger
+            ef = max(int(ef_search or self.ef_search), k)
+            return faiss.SearchParametersHNSW(efSearch=ef, **kwargs), bits
+        if self.kind == "ivf":
+            return faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe), **kwargs), bits
+        return (faiss.SearchParameters(**kwargs) if kwargs else None), bits
+
+    def _scan(self, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over all rows or the given ones (numpy matmul + argpartition)."""
+        vec = self._stored_vectors()
+        sub = vec if rows is None else vec[rows]
+        scores = q @ sub.T
+        k = min(k, sub.shape[0])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(scores, part, axis=1)
+        order = np.lexsort((part, -top), axis=1) if part.size else part
+        idx = np.take_along_axis(part, order, axis=1)
+        val = np.take_along_axis(top, order, axis=1)
+        if rows is not None:
+            idx = rows[idx]
+        return idx.astype(np.int64), val.astype(np.float32)
+
+    def _stored_vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            # flat-storage indexes can give their vectors back; cache for later filtered scans
+            self._vectors = _ivf_vectors(self._index, self.n_) if self.kind == "ivf" else self._index.reconstruct_n(0, self.n_)
+        return self._vectors
+
+    # -- persistence ---------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments as given."""
+        return {"kind": self.kind, "metric": self.metric, "M": self.M,
+                "ef_construction": self.ef_construction, "ef_search": self.ef_search,
+                "nlist": self.nlist, "nprobe": self.nprobe, "threads": self.threads, "seed": self.seed}
+
+    def save(self, path: str | Path) -> Path:
+        """Write folder ``path``: ``meta.json`` + ``index.faiss`` (or ``vectors.npy``)."""
+        self._check_built()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        backend = "numpy" if self._index is None else "faiss"
+        if backend == "faiss":
+            faiss.write_index(self._index, str(path / "index.faiss"))
+        else:
+            np.save(path / "vectors.npy", self._vectors, allow_pickle=False)
+        meta = {"format": _FORMAT, "backend": backend, "params": self.params(),
+                "dim": self.dim_, "n": self.n_}
+        (path / "meta.json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ANNIndex:
+        """Read an index written by :meth:`save`."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+            if meta.get("format") != _FORMAT:
+                raise ModelFileError(f"{path} has index format {meta.get('format')!r}, expected {_FORMAT}; rebuild it")
+            index = cls(**meta["params"])
+            if meta["backend"] == "faiss":
+                if faiss is None:
+                    raise ModelFileError(f"{path} is a faiss index; install the ann extra to load it")
+                index._index = faiss.read_index(str(path / "index.faiss"))
+                index._vectors = None
+            else:
+                index._index = None
+                index._vectors = np.load(path / "vectors.npy", allow_pickle=False)
+            index.dim_, index.n_ = int(meta["dim"]), int(meta["n"])
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelFileError(f"cannot read an ANN index from {path} ({exc}); rebuild and save it") from exc
+        if index._index is not None and index._index.ntotal != index.n_:
+            raise ModelFileError(f"{path}: index holds {index._index.ntotal} vectors but meta says {index.n_}")
+        return index
+
+
+def _ivf_vectors(index: Any, n: int) -> np.ndarray:
+    """Vectors of an IVF-Flat index in id order (needs a direct map, built on demand)."""
+    index.make_direct_map()
+    return index.reconstruct_n(0, n)
+
+
+def _padded(n_q: int, k: int, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Widen results to ``k`` columns with -1 / -inf."""
+    out_i = np.full((n_q, k), -1, np.int64)
+    out_s = np.full((n_q, k), -np.inf, np.float32)
+    out_i[:, : idx.shape[1]] = idx
+    out_s[:, : val.shape[1]] = val
+    return out_i, out_s

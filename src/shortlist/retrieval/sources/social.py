@@ -1,0 +1,91 @@
+"""SocialSource: recent items of the people a user follows or befriends."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pydantic
+import scipy.sparse as sp
+
+from shortlist.errors import ConfigError
+from shortlist.retrieval.sources.base import (
+    CandidateSource,
+    RecentItems,
+    SourceConfig,
+    SourceContext,
+    aggregate,
+    unique_sorted,
+)
+from shortlist.retrieval.types import Request
+
+__all__ = ["SocialConfig", "SocialSource"]
+
+
+class SocialConfig(SourceConfig):
+    """Parameters of :class:`SocialSource`."""
+
+    per_friend: int = pydantic.Field(default=50, gt=0)
+    by: Literal["count", "recency"] = "count"
+    recency_decay: float = pydantic.Field(default=0.95, gt=0, le=1)
+
+
+class SocialSource(CandidateSource):
+    """Items of the user's friends: ``score_i = sum_f w_f,i`` over friends ``f`` who have item ``i``.
+
+    Friends are the columns of row ``u`` of ``context.social`` (users x users, row follows
+    column), or ``request.context["friends"]`` (user indices) for anonymous requests. Each
+    friend contributes their ``per_friend`` newest items; ``w = 1`` (``by="count"``: the
+    number of friends who have the item) or ``w = recency_decay^p`` with ``p`` the item's
+    position in the friend's newest-first list (``by="recency"``).
+    """
+
+    kind = "social"
+    Config = SocialConfig
+
+    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
+                 per_friend: int = 50, by: str = "count", recency_decay: float = 0.95) -> None:
+        self.name = name
+        self.quota = quota
+        self.exclude_seen = exclude_seen
+        self.per_friend = per_friend
+        self.by = by
+        self.recency_decay = recency_decay
+
+    def _fit(self, context: SourceContext) -> None:
+        g = context.social
+        if g is None:
+            raise ConfigError(f"source {self.source_name!r} needs a social graph (context.social, users x users)")
+        if g.shape != (self.n_users_, self.n_users_):
+            raise ConfigError(f"source {self.source_name!r}: the social graph is {g.shape}, expected "
+                              f"({self.n_users_}, {self.n_users_}) on the interactions' users")
+        self.social_ = sp.csr_matrix(g)
+        self.recent_ = RecentItems(context.interactions, self.per_friend)
+        r = self.recent_
+        lengths = np.diff(r.indptr)
+        pos = np.arange(r.items.size) - np.repeat(r.indptr[:-1], lengths)
+        if self.by == "count":
+            self.item_weights_ = np.ones(r.items.size, np.float64)
+        else:
+            self.item_weights_ = float(self.recency_decay) ** pos.astype(np.float64)
+
+    def friends(self, request: Request) -> np.ndarray:
+        """User indices of the request's friends."""
+        u = request.user_index
+        if 0 <= u < self.n_users_:
+            g = self.social_
+            return g.indices[g.indptr[u]:g.indptr[u + 1]].astype(np.int64)
+        f = np.asarray(request.context.get("friends", ()), np.int64).ravel()
+        return unique_sorted(f[(f >= 0) & (f < self.n_users_)])
+
+    def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        friends = self.friends(request)
+        r = self.recent_
+        starts, stops = r.indptr[friends], r.indptr[friends + 1]
+        lengths = stops - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        pos = np.arange(total) + offsets
+        return aggregate(r.items[pos], self.item_weights_[pos])
