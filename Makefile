@@ -12,11 +12,11 @@ $(VENV)/bin/python:
 venv: $(VENV)/bin/python
 
 demo: venv
-	$(PIP) -e ".[ann,ranking]"
+	$(PIP) -e ".[ann,ranking,serve]"
 	$(VENV)/bin/shortlist demo
 
 test: venv
-	$(PIP) -e ".[ann,ranking,test]"
+	$(PIP) -e ".[ann,ranking,serve,test]"
 	$(VENV)/bin/python -m pytest
 
 bench: venv

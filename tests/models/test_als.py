@@ -259,7 +259,7 @@ def test_thread_count_does_not_change_the_answer():
 
 def test_similar_items_stay_in_block():
     data = block_interactions(seed=9)
-    model = ALS(factors=8, iterations=10, regularization=0.1, progress=False).fit(data)
+    model = ALS(factors=8, iterations=10, regularization=0.1, alpha=1.0, w0=1.0, progress=False).fit(data)
     sim = model.similar_items(np.arange(data.n_items), k=5)
     same = (sim.item_indices >= 15) == (np.arange(data.n_items)[:, None] >= 15)
     assert same.mean() >= 0.95 and not np.any(sim.item_indices == np.arange(data.n_items)[:, None])

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = world.dataset()
     s = dataset.summary()
     print(f"{s['users']} users, {s['items']} items, {s['events']} events, {s['social_edges']} follow edges, "
-          f"{len(world.impressions.user_index)} logged impressions ({time.perf_counter() - t0:.1f} s)")
+          f"{len(world.impressions)} logged impressions ({time.perf_counter() - t0:.1f} s)")
 
     _section("2. single models (random holdout 25%, seed 42, k = 10)")
     split = random_holdout(dataset.interactions, 0.25, seed=42)

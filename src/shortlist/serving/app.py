@@ -1,0 +1,176 @@
+"""The FastAPI application factory: ``create_app(settings) -> FastAPI`` (OpenAPI page at /docs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shortlist.errors import ShortlistError, UnknownIdError
+from shortlist.online.event_log import EventLog
+from shortlist.online.state import make_state
+from shortlist.online.updater import ModelHolder, Updater
+from shortlist.serving.routers import admin, events, health, items, metrics, recommend
+from shortlist.serving.settings import Settings, load_settings
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("shortlist.serving")
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class _Guard:
+    """Pure ASGI middleware: body size limit (413) and latency histograms per endpoint.
+
+    Bodies without Content-Length are read up to the limit before the app sees them, so an
+    oversized chunked upload is refused with 413 too, not cut off mid-parse.
+    """
+
+    def __init__(self, app: Any, *, max_body: int, metrics: Any) -> None:
+        self.app, self.max_body, self.metrics = app, max_body, metrics
+
+    async def _reject(self, send: Any, status: int, message: str) -> None:
+        body = json.dumps({"detail": message, "error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            length = None
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    length = value
+            if length is not None:
+                if not length.isdigit():
+                    await self._reject(send_status, 400, "Content-Length must be a non-negative integer")
+                    return
+                if int(length) > self.max_body:
+                    await self._reject(send_status, 413, f"request body of {int(length)} bytes exceeds "
+                                                         f"max_body_bytes={self.max_body}")
+                    return
+            elif scope.get("method") in _BODY_METHODS:
+                chunks, size = [], 0
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # client went away
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    if size > self.max_body:
+                        await self._reject(send_status, 413, f"request body exceeds max_body_bytes={self.max_body}")
+                        return
+                    if not message.get("more_body", False):
+                        break
+                whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                replayed = [False]
+
+                async def receive_again() -> dict:
+                    if not replayed[0]:
+                        replayed[0] = True
+                        return whole
+                    return await receive()
+
+                receive = receive_again
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            self.metrics.latency.labels(endpoint=endpoint, method=scope.get("method", ""),
+                                        status=str(status[0])).observe(time.perf_counter() - t0)
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or ["body"]
+    return ".".join(parts)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        summary = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:10])
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors[:50]]
+        return JSONResponse(status_code=422, content={"error": summary, "detail": detail})
+
+    @app.exception_handler(ShortlistError)
+    async def _shortlist_error(request: Request, exc: ShortlistError) -> JSONResponse:
+        status = 404 if isinstance(exc, UnknownIdError) else 400
+        return JSONResponse(status_code=status, content={"error": str(exc), "detail": str(exc)})
+
+
+async def _watch(app: FastAPI, interval: float) -> None:
+    """Swap when the served folder is replaced (e.g. a symlink flipped to a new version)."""
+    while True:
+        await asyncio.sleep(interval)
+        holder = app.state.holder
+        if await asyncio.to_thread(holder.changed_on_disk):
+            try:
+                await asyncio.to_thread(admin.reload_model, app, None)
+            except Exception:  # a half-written folder: keep serving, retry on the next tick
+                log.exception("reload after a change in %s failed", holder.current.path)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app: load the model, open the event log and the state store, mount the routers."""
+    from shortlist import __version__
+
+    settings.check_security()
+    holder = ModelHolder(settings.model_dir)
+    event_log = EventLog(settings.resolved_events_db(), durability=settings.durability)
+    state = make_state(settings)
+    m = metrics.Metrics()
+    m.set_version(holder.current.version)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_watch(app, settings.watch_interval_s)) if settings.watch_interval_s else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            event_log.close()
+            state.close()
+
+    app = FastAPI(title="Shortlist", version=__version__, lifespan=lifespan,
+                  description="Multi-stage recommendations, event ingestion and online updates.")
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.event_log = event_log
+    app.state.state = state
+    app.state.updater = Updater(state, holder, fold_in=settings.fold_in,
+                                non_interaction_types=settings.non_interaction_types)
+    app.state.metrics = m
+    app.state.started_at = time.time()
+    app.state.popular_cache = {}
+    _install_handlers(app)
+    for module in (recommend, items, events, health, metrics, admin):
+        app.include_router(module.router)
+    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=m)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,58 @@
+"""``POST /events``: store a batch durably (idempotent by event id), then update the online state."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from shortlist.online.event_log import LoggedEvent
+from shortlist.serving.schemas import EventIn, EventsIn, EventsOut
+from shortlist.serving.security import require_api_key
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["events"])
+log = logging.getLogger("shortlist.serving")
+
+
+def _logged(ev: EventIn, now: float) -> LoggedEvent:
+    return LoggedEvent(
+        event_id=ev.event_id, user_id=str(ev.user_id), item_id=None if ev.item_id is None else str(ev.item_id),
+        type=ev.type, timestamp=float(ev.timestamp if ev.timestamp is not None else now),
+        value=None if ev.value is None else float(ev.value),
+        propensity=None if ev.propensity is None else float(ev.propensity),
+        position=ev.position, request_id=ev.request_id, extra=ev.extra)
+
+
+@router.post("/events", response_model=EventsOut, dependencies=[Depends(require_api_key)],
+             summary="Log interactions, impressions (with propensities) and rewards")
+def post_events(body: EventsIn, request: Request) -> EventsOut:
+    """Commit the batch to the event log before answering; resent event ids count as duplicates.
+
+    Interactions update the user's recent history (seen items are excluded from then on)
+    and re-solve their vector in factor models; impressions and rewards feed bandit counters.
+    """
+    st = request.app.state
+    limit = st.settings.max_batch
+    if len(body.events) > limit:
+        raise HTTPException(status_code=413, detail=f"events: {len(body.events)} events in one batch; "
+                                                    f"send at most max_batch={limit} per request")
+    now = time.time()
+    stored, duplicates = st.event_log.append([_logged(ev, now) for ev in body.events])
+    metrics = st.metrics
+    for ev in stored:
+        metrics.events.labels(type=ev.type).inc()
+    if duplicates:
+        metrics.duplicates.inc(duplicates)
+    t0 = time.perf_counter()
+    users = 0
+    try:
+        users = st.updater.apply(stored)
+    except Exception:  # the events are durable already; a failed update must not make clients resend
+        metrics.update_errors.inc()
+        log.exception("online update failed for %d stored events", len(stored))
+    metrics.update.observe(time.perf_counter() - t0)
+    return EventsOut(accepted=len(stored), duplicates=duplicates, last_seq=stored[-1].seq if stored else 0,
+                     users_updated=users)

@@ -1,0 +1,136 @@
+"""``POST /recommend``: a known user, or an anonymous one described by recent history and context."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from shortlist.errors import ShortlistError
+from shortlist.online.event_log import LoggedEvent
+from shortlist.online.updater import ModelVersion, usable_ids
+from shortlist.serving.schemas import RecommendIn, RecommendOut
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["recommend"])
+
+
+def _log_impressions(app_state: Any, user_id: str, request_id: str, items: list[dict]) -> None:
+    """Store one impression per explored slot (event id = request id + position: idempotent)."""
+    now = time.time()
+    events = [LoggedEvent(event_id=f"{request_id}:{pos}", user_id=user_id, item_id=str(it["item_id"]),
+                          type="impression", timestamp=now, propensity=it["propensity"], position=pos,
+                          request_id=request_id) for pos, it in enumerate(items)]
+    stored, _ = app_state.event_log.append(events)
+    app_state.updater.apply(stored)
+    for _ in stored:
+        app_state.metrics.events.labels(type="impression").inc()
+
+
+def _popular_order(app_state: Any, mv: ModelVersion) -> np.ndarray:
+    """Item indices by training popularity, computed once per model version."""
+    cache = app_state.popular_cache
+    order = cache.get(mv.version)
+    if order is None:
+        counts = np.bincount(mv.pipeline.train_.indices, minlength=len(mv.pipeline.items_))
+        order = np.argsort(-counts, kind="stable")
+        cache.clear()
+        cache[mv.version] = order
+    return order
+
+
+def _pad_with_popular(app_state: Any, mv: ModelVersion, items: list[dict], request: Any, k: int) -> list[dict]:
+    """Cold start without any signal: fill up to ``k`` with popular items the user has not seen."""
+    p = mv.pipeline
+    taken = {int(i) for i in p.items_.index(np.asarray([it["item_id"] for it in items]), missing="ignore")} \
+        if items else set()
+    taken.update(int(i) for i in np.asarray(request.history, np.int64))
+    taken.update(int(i) for i in np.asarray(request.exclude, np.int64))
+    if request.known_user:
+        t = p.train_
+        taken.update(t.indices[t.indptr[request.user_index]:t.indptr[request.user_index + 1]].tolist())
+    order = _popular_order(app_state, mv)
+    extra = []
+    for idx in order[: k + len(taken)]:
+        if len(items) + len(extra) >= k:
+            break
+        if int(idx) not in taken:
+            extra.append(int(idx))
+    ids = p.items_.lookup(np.asarray(extra, np.int64)) if extra else []
+    # below every model score: padding never outranks a real recommendation
+    floor = min((it["score"] for it in items), default=0.0)
+    pad = [{"item_id": i.item() if hasattr(i, "item") else i, "score": float(floor) - 1.0 - r}
+           for r, i in enumerate(ids)]
+    return items + pad
+
+
+@router.post("/recommend", response_model=RecommendOut, response_model_exclude_none=True,
+             summary="Top-k items for a user or an anonymous context")
+async def recommend(body: RecommendIn, request: Request) -> JSONResponse:
+    """Run the served pipeline; recent events of the user (``POST /events``) are taken into account.
+
+    Unknown ``user_id`` values take the cold-start path (fold-in from ``history`` and the
+    events logged for that id); with no signal at all, popular items are returned and
+    ``fallback`` says so. ``explain=true`` adds the per-stage trace.
+    """
+    st = request.app.state
+    s = st.settings
+    mv: ModelVersion = st.holder.current  # one version for the whole request, even during a swap
+    p = mv.pipeline
+    k = body.k if body.k is not None else p.spec.k
+    if k > s.max_k:
+        raise HTTPException(status_code=422, detail=f"k={k} is larger than max_k={s.max_k}; ask for fewer items")
+    if len(body.history) > s.max_history or len(body.exclude) > s.max_history:
+        raise HTTPException(status_code=413, detail=f"history/exclude: at most max_history={s.max_history} "
+                                                    "item ids per request")
+    online = st.state.history(str(body.user_id)) if body.user_id is not None else []
+    history = usable_ids(p.items_, [str(i) for i, _ in online] + [str(i) for i in body.history])
+    user = None if body.user_id is None else (usable_ids(p.users_, [str(body.user_id)]) or [None])[0]
+    exclude = usable_ids(p.items_, [str(i) for i in body.exclude])
+    try:
+        req = p.make_request(user, k=k, history=history, context=body.context)
+        if exclude:
+            ex = p.items_.index(np.asarray(exclude), missing="ignore")
+            req.exclude = ex[ex >= 0].astype(np.int64)
+        if body.user_id is not None:
+            st.updater.sync_user(mv, str(body.user_id), req.user_index, bool(online))
+        resp = p.recommend(req)
+    except ShortlistError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        if not body.context:
+            raise
+        # context values go straight to rules; a wrong type there is the caller's error
+        raise HTTPException(status_code=422, detail=f"context: {type(exc).__name__}: {exc}") from None
+    out = resp.to_dict(p, explain=body.explain)
+    items = out["items"]
+    fallback = None
+    if len(items) < k and not req.known_user and len(req.history) == 0:
+        items = _pad_with_popular(st, mv, items, req, k)
+        fallback = "popular"
+        st.metrics.fallbacks.inc()
+    propensities = getattr(resp, "propensities", None)
+    request_id = uuid.uuid4().hex
+    if propensities is not None and len(propensities) == len(out["items"]):
+        # an exploring policy chose these items: log what was shown with its probability (for OPE)
+        for it, prop in zip(items, propensities):
+            it["propensity"] = float(prop)
+        if body.user_id is not None:
+            await asyncio.to_thread(_log_impressions, st, str(body.user_id), request_id, items[: len(propensities)])
+    for stage in resp.trace.stages:
+        st.metrics.stage.labels(stage=stage.stage).observe(stage.ms / 1e3)
+    body_out: dict[str, Any] = {"items": items, "model_version": mv.version, "user_known": req.known_user,
+                                "request_id": request_id}
+    if fallback is not None:
+        body_out["fallback"] = fallback
+    if "trace" in out:
+        body_out["trace"] = out["trace"]
+    # the shape is RecommendOut (documented by response_model); skipping its re-validation
+    # of our own output saves a good part of the per-request overhead
+    return JSONResponse(body_out)
