@@ -53,14 +53,18 @@ def _relevant_rows(split: Split, users: np.ndarray) -> sp.csr_matrix:
     return split.test.matrix[users]
 
 
-def recommend_for_split(model: Any, split: Split, k: int) -> tuple[np.ndarray, np.ndarray]:
+def recommend_for_split(model: Any, split: Split, k: int, *, max_users: int | None = None,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Evaluated users (indices) and their top-k lists, training items excluded.
 
     Users are those with at least one relevant test item; under user holdout, they are
-    recommended from their fold-in history only.
+    recommended from their fold-in history only. ``max_users`` evaluates a seeded random
+    sample of them (for slow per-request pipelines).
     """
     test = split.test.matrix
     users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if max_users is not None and users.size > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     if split.fold_in is not None:
         history = split.fold_in.matrix[users]
         top, _ = model.recommend_from_history(history, k)
@@ -77,11 +81,15 @@ def evaluate(
     *,
     k: int = 10,
     item_features: sp.spmatrix | np.ndarray | None = None,
+    max_users: int | None = None,
 ) -> EvaluationResult:
-    """Ranking, beyond-accuracy and popularity metrics of a fitted ``model`` on ``split``."""
+    """Ranking, beyond-accuracy and popularity metrics of a fitted ``model`` on ``split``.
+
+    ``max_users`` limits the evaluation to a seeded sample of the test users.
+    """
     k = check_k(k)
     t0 = time.perf_counter()
-    users, top = recommend_for_split(model, split, k)
+    users, top = recommend_for_split(model, split, k, max_users=max_users)
     rec_seconds = time.perf_counter() - t0
     if users.size == 0:
         raise ConfigError("no user has both training and test interactions; check the split")

@@ -107,8 +107,14 @@ class EASE(Recommender):
 
     # -- scoring -----------------------------------------------------------------------
     def _score_block(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        b = self.weights_ if item_idx is None else self.weights_[:, item_idx]
-        return np.asarray(self.train_[user_idx] @ b, np.float32)
+        x = self.train_[user_idx]
+        if item_idx is None:
+            return np.asarray(x @ self.weights_, np.float32)
+        # only the rows of B for items in these histories, and only the asked columns:
+        # a per-request candidate scoring touches |history| x |candidates| weights
+        rows = np.unique(x.indices)
+        sub = self.weights_[rows][:, item_idx]
+        return np.asarray(x[:, rows] @ sub, np.float32)
 
     def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray(sp.csr_matrix(history, dtype=np.float32) @ self.weights_, np.float32)

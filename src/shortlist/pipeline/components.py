@@ -21,7 +21,7 @@ def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recomm
     context = SourceContext.from_dataset(dataset, models)
     out = []
     for i, s in enumerate(spec.sources):
-        config = s.model_dump(exclude={"kind", "weight"})
+        config = s.model_dump(exclude={"kind", "weight"}, exclude_unset=True)
         try:
             out.append(build_source(s.kind, config, context))
         except ConfigError as exc:

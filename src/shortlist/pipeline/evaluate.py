@@ -37,11 +37,13 @@ def evaluate_pipeline(
     k: int = 10,
     stages: tuple[str, ...] = UPTO,
     progress: bool | None = None,
+    max_users: int | None = None,
 ) -> dict[str, EvaluationResult]:
     """Fit ``pipeline`` on the protocol's training part and score it after each of ``stages``.
 
     Returns ``{"candidates": ..., "ranking": ..., "rules": ...}`` so the contribution of
-    each part is visible (candidates only = merged source order).
+    each part is visible (candidates only = merged source order). ``max_users`` scores a
+    seeded sample of the test users (the same sample for every stage).
     """
     split = split_by_protocol(dataset.interactions, protocol, seed=seed)
     t0 = time.perf_counter()
@@ -53,7 +55,8 @@ def evaluate_pipeline(
         item_features = dataset.item_features.matrix(cat) if cat else None
     out = {}
     for upto in stages:
-        res = evaluate(_Truncated(pipeline, upto), split, k=k, item_features=item_features)
+        res = evaluate(_Truncated(pipeline, upto), split, k=k, item_features=item_features,
+                       max_users=max_users)
         res.info.update(model=f"pipeline:{pipeline.spec.name}", upto=upto, fit_seconds=round(fit_seconds, 3),
                         n_users=dataset.interactions.n_users, n_items=dataset.interactions.n_items,
                         n_interactions=dataset.interactions.n_events, seed=seed)

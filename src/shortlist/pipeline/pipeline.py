@@ -292,7 +292,7 @@ class Pipeline:
         for name, m in self.models_.items():
             m.save(folder / "models" / name)
         extras = {st.name: st.save(folder) for st in self.stages_}
-        meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(),
+        meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(exclude_unset=True),
                 "stages": extras, "saved_at": time.time()}
         (folder / "pipeline.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder

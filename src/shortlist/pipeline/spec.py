@@ -117,7 +117,7 @@ class PipelineSpec(_Strict):
 
         for i, s in enumerate(self.sources):
             try:
-                source_config(s.kind, s.model_dump(exclude={"kind", "weight"}))
+                source_config(s.kind, s.model_dump(exclude={"kind", "weight"}, exclude_unset=True))
             except ConfigError as exc:
                 raise ValueError(f"sources[{i}]: {exc}") from None
         for i, r in enumerate(self.rules):
