@@ -277,3 +277,27 @@ def test_movielens_100k_ndcg():
     data = Interactions.from_frame(df, user="user", item="item", value="rating", time="ts", weighting="binary")
     result = evaluate_protocol(ALS(**TUNED, progress=False), data, "random-holdout:0.25", seed=42, k=10)
     assert result["ndcg@10"] >= 0.40
+
+
+@pytest.mark.slow
+def test_fold_in_matches_normal_training_on_movielens():
+    """Strong generalization: held-out users folded in score within 2% NDCG of training them."""
+    from shortlist.data import load_dataset, user_holdout
+    from shortlist.evaluation.metrics import ranking_metrics
+
+    data = load_dataset(shared_dataset("ml-100k")).interactions
+    split = user_holdout(data, 0.2, seed=42)
+    users = np.flatnonzero(np.diff(split.test.matrix.indptr) > 0)
+    relevant = split.test.matrix[users]
+    folded = ALS(progress=False).fit(split.train)
+    top_folded, _ = folded.recommend_from_history(split.fold_in.matrix[users], 10)
+    both = Interactions(
+        data.users, data.items,
+        np.concatenate([split.train.user_index, split.fold_in.user_index]),
+        np.concatenate([split.train.item_index, split.fold_in.item_index]), validate=False)
+    trained = ALS(progress=False).fit(both)
+    top_trained, _ = trained.recommend_indices(users, 10)
+    a = np.nanmean(ranking_metrics(top_folded, relevant, 10)["ndcg"])
+    b = np.nanmean(ranking_metrics(top_trained, relevant, 10)["ndcg"])
+    assert b > 0.4
+    assert abs(a - b) / b < 0.02
