@@ -59,3 +59,15 @@ def test_tune_uses_only_training_data_and_picks_the_best_trial():
     assert parse_space(["factors=32,64", "alpha=1.0"]) == {"factors": ["32", "64"], "alpha": ["1.0"]}
     with pytest.raises(ConfigError, match="name=v1,v2"):
         parse_space(["factors"])
+
+
+def test_every_registered_model_has_a_valid_default_search_space():
+    from shortlist.evaluation.tuning import DEFAULT_SPACES
+    from shortlist.models import available_models, create_model
+
+    for name in available_models():
+        if name == "sgd-mf":
+            continue  # the generic engine: tune its named presets instead
+        assert name in DEFAULT_SPACES, name
+        space = DEFAULT_SPACES[name]
+        create_model(name, {k: v[0] for k, v in space.items()})  # every key is a real parameter

@@ -26,7 +26,18 @@ __all__ = ["TuningResult", "tune", "parse_space", "coerce_params", "DEFAULT_SPAC
 
 #: search spaces used when the caller gives none (small grids; random search samples them)
 DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
-    "popularity": {"by": ["users"]},
+    "popularity": {"by": ["users", "weight"]},
+    "trending": {"half_life": [86_400.0, 604_800.0, 2_592_000.0, 15_552_000.0]},
+    "als": {"factors": [32, 64, 128], "alpha": [0.1, 0.3, 1.0], "w0": [0.1, 0.3, 1.0],
+            "regularization": [1.0, 10.0, 30.0]},
+    "ease": {"regularization": [100.0, 250.0, 500.0, 1000.0, 2000.0]},
+    "item-knn": {"n_neighbors": [10, 20, 50, 100], "weighting": ["none", "tfidf", "bm25"],
+                 "shrink": [0.0, 10.0, 50.0]},
+    "user-knn": {"n_neighbors": [25, 50, 100, 200], "weighting": ["none", "tfidf", "bm25"]},
+    "bpr": {"factors": [32, 64], "learning_rate": [0.02, 0.05], "epochs": [20, 40, 60]},
+    "warp": {"factors": [32, 64], "learning_rate": [0.02, 0.05], "epochs": [20, 40, 60]},
+    "mf-mse": {"factors": [32, 64], "w0": [0.1, 0.5, 1.0], "epochs": [10, 20, 30]},
+    "mf-logistic": {"factors": [32, 64], "learning_rate": [0.02, 0.05], "epochs": [10, 20, 30]},
 }
 
 
