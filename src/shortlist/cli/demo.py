@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="FILE", help="pipeline TOML (default: the built-in default)")
     parser.add_argument("--eval-users", type=int, default=600, metavar="N",
                         help="evaluate the pipeline on a seeded sample of N test users (speed)")
+    parser.add_argument("--serve", action="store_true",
+                        help="after training, serve the pipeline over HTTP on 127.0.0.1:8000 (Ctrl-C stops)")
     parser.add_argument("--out", default="runs/demo", metavar="DIR", help="where the trained pipeline and report go")
 
 
@@ -80,8 +82,24 @@ def run(args: argparse.Namespace) -> int:
     plot = _plot(rows, out / "ndcg.png")
     print(f"pipeline -> {out / 'pipeline'}   plot -> {plot}")
     print(f"next: shortlist recommend --model-dir {out / 'pipeline'} --user {user} --explain")
+    print(f"      shortlist serve --model-dir {out / 'pipeline'}")
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
+    if args.serve:
+        return _serve(out / "pipeline", user)
     return 0
+
+
+def _serve(model_dir: Path, user: str) -> int:
+    """Serve the trained pipeline on loopback, printing where to look and what to send."""
+    from shortlist.cli import serve
+
+    _section("6. serving")
+    print("docs:   http://127.0.0.1:8000/docs")
+    print("try:    curl -s -X POST http://127.0.0.1:8000/recommend -H 'Content-Type: application/json' "
+          f"-d '{{\"user_id\": \"{user}\", \"k\": 5, \"explain\": true}}'")
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    return serve.run(parser.parse_args(["--model-dir", str(model_dir), "--port", "8000"]))
 
 
 def _print_rows(rows: list[tuple[str, float, float, float, float]]) -> None:
