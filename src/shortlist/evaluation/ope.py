@@ -282,12 +282,14 @@ def fit_reward_model(feedback: LoggedFeedback, *, n_folds: int = 3, model: str =
             continue
         import lightgbm as lgb
 
-        clf = lgb.LGBMClassifier(**{"n_estimators": 100, "learning_rate": 0.05, "num_leaves": 15,
-                                    "random_state": seed, "verbose": -1, "n_jobs": 1, **(lgbm_params or {})})
-        clf.fit(F, y)
+        # lightgbm's native API: its scikit-learn wrapper would need scikit-learn installed
+        params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "seed": seed,
+                  "verbosity": -1, "num_threads": 1, "n_estimators": 100, **(lgbm_params or {})}
+        rounds = int(params.pop("n_estimators"))
+        booster = lgb.train(params, lgb.Dataset(F, y), num_boost_round=rounds)
         for start in range(0, len(rows), 256):
             r = rows[start:start + 256]
             ri, ai, ki = (g.reshape(-1) for g in np.meshgrid(r, np.arange(m), np.arange(L), indexing="ij"))
             G = np.hstack([fb.contexts[ri], np.eye(m)[ai], ac[ai], np.eye(trL)[ki]])
-            out[r] = clf.predict_proba(G)[:, 1].reshape(len(r), m, L)
+            out[r] = booster.predict(G).reshape(len(r), m, L)
     return out
