@@ -110,14 +110,19 @@ class Pipeline:
         self.stages_ = [build_stage(s, {}) for s in self.spec.stages]
         if any(s.trainable for s in self.stages_):
             inter = dataset.interactions
-            if tr.label_split == "temporal":
-                split = temporal_split(inter, 1.0 - tr.label_fraction)
-            else:
-                split = random_holdout(inter, tr.label_fraction, seed=tr.seed)
-            base = _with_interactions(dataset, split.train)
-            base_models = self._fit_models(base, progress)
-            parts = self._build(base, base_models)
-            self._train_stages(parts, split.test, base_models, progress)
+            rows: list = []
+            for fold in range(tr.folds):
+                # each fold: models on a base part, labels from the rest (a different cut per fold)
+                if tr.label_split == "temporal":
+                    split = temporal_split(inter, 1.0 - tr.label_fraction)
+                else:
+                    split = random_holdout(inter, tr.label_fraction, seed=tr.seed + fold)
+                base = _with_interactions(dataset, split.train)
+                parts = self._build(base, self._fit_models(base, progress))
+                rows += self._training_rows(parts, split.test, progress)
+            if not rows:
+                raise ConfigError("no training user had a relevant item among the candidates; raise source quotas")
+            self._fit_stages(rows, parts["assembler"].feature_names)
         if tr.refit_on_full or not any(s.trainable for s in self.stages_):
             models = self._fit_models(dataset, progress)
             parts = self._build(dataset, models)
@@ -146,8 +151,8 @@ class Pipeline:
                 out[name] = label.subset(label.event_type == code).matrix
         return out
 
-    def _train_stages(self, parts: dict[str, Any], label: Interactions,
-                      base_models: dict[str, Recommender], progress: bool | None) -> None:
+    def _training_rows(self, parts: dict[str, Any], label: Interactions, progress: bool | None) -> list:
+        """(items, features, labels, user) per label user: what the rankers learn from."""
         rng = np.random.default_rng(self.spec.training.seed)
         label_m = label.matrix
         users = np.flatnonzero(np.diff(label_m.indptr) > 0)
@@ -168,11 +173,14 @@ class Pipeline:
             if not labs["relevant"].any():
                 continue
             rows.append((cands.items, x, labs, int(u)))
-        if not rows:
-            raise ConfigError("no training user had a relevant item among the candidates; raise source quotas")
-        names = parts["assembler"].feature_names
-        valid_users = set(rng.choice([r[3] for r in rows], int(len(rows) * self.spec.training.valid_fraction),
-                                     replace=False).tolist()) if self.spec.training.valid_fraction else set()
+        return rows
+
+    def _fit_stages(self, rows: list, names: list[str]) -> None:
+        """Train each stage on the candidates the previous stages keep; validation by user."""
+        rng = np.random.default_rng(self.spec.training.seed)
+        all_users = np.unique([r[3] for r in rows])
+        n_valid = int(all_users.size * self.spec.training.valid_fraction)
+        valid_users = set(rng.choice(all_users, n_valid, replace=False).tolist()) if n_valid else set()
         for st in self.stages_:
             train_rows = [r for r in rows if r[3] not in valid_users]
             valid_rows = [r for r in rows if r[3] in valid_users]

@@ -67,6 +67,7 @@ class TrainingSpec(_Strict):
     """How rankers get labels without leakage (see docs/pipeline.md)."""
 
     label_fraction: float = Field(default=0.2, gt=0, lt=1)
+    folds: int = Field(default=1, ge=1, le=10)
     label_split: Literal["random", "temporal"] = "random"
     max_users: int = Field(default=5000, gt=0)
     valid_fraction: float = Field(default=0.2, ge=0, lt=1)
