@@ -88,3 +88,21 @@ def test_per_stage_evaluation_uses_the_same_protocol():
     for r in res.values():
         assert r["ndcg@5"] > baseline + 0.05  # the pipeline uses the communities, popularity cannot
     assert res["rules"].info["n_eval_users"] == int((np.diff(split.test.matrix.indptr) > 0).sum())
+
+
+def test_label_folds_pool_ranker_examples(monkeypatch):
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    seen = []
+    original = Pipeline._training_rows
+
+    def spy(self, parts, label, progress):
+        rows = original(self, parts, label, progress)
+        seen.append((len(rows), label.n_events))
+        return rows
+
+    monkeypatch.setattr(Pipeline, "_training_rows", spy)
+    spec = {**SPEC, "training": {"label_fraction": 0.3, "seed": 1, "folds": 3}}
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    assert len(seen) == 3 and all(n > 0 for n, _ in seen)
+    assert len({events for _, events in seen}) > 1  # a different label cut per fold
+    assert len(pipe.recommend(3).item_ids) == 5
