@@ -16,7 +16,7 @@ demo: venv
 	$(VENV)/bin/shortlist demo
 
 test: venv
-	$(PIP) -e ".[ann,ranking,serve,test]"
+	$(PIP) -e ".[ann,ranking,serve,neural,test]"
 	$(VENV)/bin/python -m pytest
 
 bench: venv

@@ -106,3 +106,17 @@ def test_label_folds_pool_ranker_examples(monkeypatch):
     assert len(seen) == 3 and all(n > 0 for n, _ in seen)
     assert len({cells for _, cells in seen}) == 3  # a different label cut per fold
     assert len(pipe.recommend(3).item_ids) == 5
+
+
+def test_deepfm_ranking_stage_fits_saves_and_loads(tmp_path):
+    pytest.importorskip("torch")
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    spec = {**SPEC, "stages": [{"name": "deep", "kind": "deepfm", "budget": 10,
+                                "params": {"epochs": 3, "seed": 0}}]}
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    resp = pipe.recommend(3)
+    assert [s.stage for s in resp.trace.stages][2] == "deep" and len(resp.item_ids) == 5
+    pipe.save(tmp_path / "p")
+    again = Pipeline.load(tmp_path / "p").recommend(3)
+    assert again.item_ids == resp.item_ids
+    np.testing.assert_allclose(again.scores, resp.scores, rtol=1e-5)

@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         params = {**params, **tuned.best_params}
     model = create_model(args.model, params)
     t0 = time.perf_counter()
-    model.fit(split.train)
+    # feature-aware models (two-tower, softmax DNN, ...) also get the dataset's feature tables
+    fit_kw = ({"user_features": dataset.user_features, "item_features": dataset.item_features}
+              if getattr(model, "uses_features", False) else {})
+    model.fit(split.train, **fit_kw)
     fit_seconds = time.perf_counter() - t0
     item_features = None
     if dataset.item_features is not None:

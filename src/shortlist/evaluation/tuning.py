@@ -38,6 +38,12 @@ DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
     "warp": {"factors": [32, 64], "learning_rate": [0.02, 0.05], "epochs": [20, 40, 60]},
     "mf-mse": {"factors": [32, 64], "w0": [0.1, 0.5, 1.0], "epochs": [10, 20, 30]},
     "mf-logistic": {"factors": [32, 64], "learning_rate": [0.02, 0.05], "epochs": [10, 20, 30]},
+    # neural models (registered when torch is installed): early stopping picks the epoch
+    "neumf": {"factors": [16, 32, 64], "learning_rate": [0.001, 0.002, 0.005], "negatives": [4, 8]},
+    "two-tower": {"factors": [32, 64], "temperature": [0.05, 0.1, 0.2], "learning_rate": [0.001, 0.003]},
+    "softmax-dnn": {"factors": [32, 64], "learning_rate": [0.001, 0.002, 0.005]},
+    "fm": {"factors": [16, 32, 64], "learning_rate": [0.001, 0.002, 0.005]},
+    "deepfm": {"factors": [16, 32], "learning_rate": [0.001, 0.002, 0.005]},
 }
 
 

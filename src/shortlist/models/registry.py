@@ -11,6 +11,8 @@ from shortlist.errors import ConfigError
 __all__ = ["register", "model_class", "create_model", "available_models", "parse_param_value"]
 
 _MODELS: dict[str, type] = {}
+#: model packages with optional dependencies (torch): registered on first need, if installed
+_OPTIONAL_MODULES = ("shortlist.neural",)
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
@@ -29,10 +31,21 @@ def register(name: str, **defaults: Any) -> Callable[[type], type]:
     return deco
 
 
+def _load_optional() -> None:
+    import importlib
+
+    for module in _OPTIONAL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # e.g. torch missing: those models are simply not offered
+            pass
+
+
 def available_models() -> list[str]:
-    """Registered model names, sorted."""
+    """Registered model names, sorted (neural ones when torch is installed)."""
     import shortlist.models  # noqa: F401  (registers the built-in models)
 
+    _load_optional()
     return sorted(_MODELS)
 
 
@@ -40,6 +53,8 @@ def model_class(name: str) -> type:
     """The class registered under ``name``."""
     import shortlist.models  # noqa: F401
 
+    if name not in _MODELS:
+        _load_optional()
     if name not in _MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_MODELS))}")
     return _MODELS[name]

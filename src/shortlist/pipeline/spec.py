@@ -49,7 +49,7 @@ class StageSpec(_Strict):
     """A ranking stage: scores its input and keeps the best ``budget`` candidates."""
 
     name: str
-    kind: Literal["linear", "lightgbm", "value-model", "model"]
+    kind: Literal["linear", "lightgbm", "deepfm", "value-model", "model"]
     budget: int = Field(gt=0)
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)

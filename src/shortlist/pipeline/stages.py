@@ -30,6 +30,8 @@ class Stage:
                 self.scorer: Any = LinearScorer(**params)
             elif self.kind == "lightgbm":
                 self.scorer = LambdaMARTRanker(**params)
+            elif self.kind == "deepfm":
+                self.scorer = _deepfm_ranker()(**params)
             elif self.kind == "value-model":
                 self.labels = params.pop("labels", {})
                 self.scorer = ValueModel(**params)
@@ -48,7 +50,7 @@ class Stage:
         y = labels["relevant"]
         if self.kind == "linear":
             self.scorer.fit(x, y, feature_names)
-        elif self.kind == "lightgbm":
+        elif self.kind in ("lightgbm", "deepfm"):
             v = None if valid is None or valid[0].shape[0] == 0 else (valid[0], valid[1]["relevant"], valid[2])
             self.scorer.fit(x, y, groups, valid=v, feature_names=feature_names)
         elif self.kind == "value-model":
@@ -70,6 +72,8 @@ class Stage:
         """Write learned state; return JSON-able extras."""
         if self.kind == "lightgbm":
             self.scorer.save(folder / f"stage-{self.name}.txt")
+        elif self.kind == "deepfm":
+            self.scorer.save(folder / f"stage-{self.name}.deepfm")
         elif self.kind == "value-model":
             self.scorer.save(folder / f"stage-{self.name}")
             return {"constants": self.scorer.constant_}
@@ -81,11 +85,24 @@ class Stage:
     def load(self, folder: Path, extra: dict[str, Any]) -> None:
         if self.kind == "lightgbm":
             self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.spec.params)
+        elif self.kind == "deepfm":
+            self.scorer = _deepfm_ranker().load(folder / f"stage-{self.name}.deepfm", **self.spec.params)
         elif self.kind == "value-model":
             self.scorer.load_models(folder / f"stage-{self.name}", extra.get("constants", {}))
         elif self.kind == "linear":
             with np.load(folder / f"stage-{self.name}.npz", allow_pickle=False) as npz:
                 self.scorer.set_state({k: npz[k] for k in npz.files}, extra["feature_names"])
+
+
+def _deepfm_ranker() -> type:
+    """The DeepFM ranker class (needs torch: the ``neural`` extra)."""
+    try:
+        from shortlist.neural import DeepFMRanker
+    except ImportError as exc:
+        raise ConfigError(
+            f"stage kind 'deepfm' needs PyTorch ({exc}); install it with pip install 'shortlist[neural]'"
+        ) from None
+    return DeepFMRanker
 
 
 def build_stage(spec: StageSpec, models: dict[str, Recommender]) -> Stage:
