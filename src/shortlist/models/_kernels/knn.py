@@ -5,27 +5,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from shortlist.models._kernels.topk import _sift_down
+
 __all__ = ["topk_sparse_rows"]
-
-
-@nb.njit(cache=True, inline="always")
-def _sift_down(vals: np.ndarray, idx: np.ndarray, k: int) -> None:
-    """Restore the min-heap property from the root (heap of size k)."""
-    pos = 0
-    while True:
-        left = 2 * pos + 1
-        if left >= k:
-            break
-        child = left
-        right = left + 1
-        if right < k and vals[right] < vals[left]:
-            child = right
-        if vals[child] < vals[pos]:
-            vals[pos], vals[child] = vals[child], vals[pos]
-            idx[pos], idx[child] = idx[child], idx[pos]
-            pos = child
-        else:
-            break
 
 
 @nb.njit(cache=True, parallel=True)
