@@ -120,3 +120,16 @@ def test_deepfm_ranking_stage_fits_saves_and_loads(tmp_path):
     again = Pipeline.load(tmp_path / "p").recommend(3)
     assert again.item_ids == resp.item_ids
     np.testing.assert_allclose(again.scores, resp.scores, rtol=1e-5)
+
+
+def test_exploration_rule_reports_propensities():
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    spec = {**SPEC, "stages": [], "rules": [{"kind": "exclude_seen"},
+                                          {"kind": "exploration", "pool": "least-seen", "positions": [1],
+                                           "pool_size": 5, "seed": 0}]}
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    resp = pipe.recommend(3)
+    assert resp.propensities is not None and len(resp.propensities) == 5
+    assert resp.propensities[1] == pytest.approx(1 / 5) and resp.propensities[0] == 1.0
+    assert not set(resp.item_indices) & set(data.matrix[3].indices)
+    assert "propensity" in resp.to_dict(pipe)["items"][1]

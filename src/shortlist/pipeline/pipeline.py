@@ -42,9 +42,16 @@ class Response:
     item_ids: list[Any]
     scores: np.ndarray
     trace: Trace = field(default_factory=Trace)
+    #: probability the pipeline had of showing each item at its position (set when an
+    #: exploration rule ran; None means every position was deterministic)
+    propensities: np.ndarray | None = None
 
     def to_dict(self, pipeline: "Pipeline", explain: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"items": [{"item_id": i, "score": float(s)} for i, s in zip(self.item_ids, self.scores)]}
+        items = [{"item_id": i, "score": float(s)} for i, s in zip(self.item_ids, self.scores)]
+        if self.propensities is not None:
+            for entry, p in zip(items, self.propensities):
+                entry["propensity"] = float(p)
+        out: dict[str, Any] = {"items": items}
         if explain:
             out["trace"] = self.trace.to_dict(pipeline.items_)
         return out
@@ -263,7 +270,7 @@ class Pipeline:
                                      drops=list(drops)))
         cands = cands.take(np.arange(min(request.k, len(cands))))
         ids = [x.item() if hasattr(x, "item") else x for x in self.items_.lookup(cands.items)]
-        return Response(cands.items, ids, cands.scores, trace)
+        return Response(cands.items, ids, cands.scores, trace, cands.features.get("propensity"))
 
     # -- offline evaluation adapter ----------------------------------------------------
     def recommend_indices(self, user_idx: np.ndarray, k: int, *, exclude_seen: bool = True,

@@ -9,6 +9,7 @@ from shortlist.rules.attributes import ATTRIBUTES, AttributeColumns, ItemAttribu
 from shortlist.rules.base import Rule, RuleConfig, apply_rules
 from shortlist.rules.constraints import AvailabilityWindow, GeoRadius, PriceRange, haversine_km
 from shortlist.rules.diversity import MMR, CreatorCap, CreatorSpacing, FreshnessBoost
+from shortlist.rules.exploration import ExplorationSlot
 from shortlist.rules.filters import (
     Blocklist,
     Dedupe,
@@ -35,6 +36,7 @@ __all__ = [
     "CreatorSpacing",
     "Dedupe",
     "ExcludeSeen",
+    "ExplorationSlot",
     "FreshnessBoost",
     "GeoRadius",
     "ItemAttributes",
