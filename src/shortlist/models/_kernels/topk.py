@@ -44,19 +44,20 @@ def _topk_rows(
         row = scores[r]
         hv = np.full(k, -np.inf, dtype=np.float32)
         hi = np.full(k, -1, dtype=np.int64)
-        # mark excluded columns by sorting-free lookup: excl_indices are sorted per row
-        e_ptr = excl_indptr[r]
-        e_end = excl_indptr[r + 1]
-        for c in range(n_cols):
-            while e_ptr < e_end and excl_indices[e_ptr] < c:
-                e_ptr += 1
-            if e_ptr < e_end and excl_indices[e_ptr] == c:
-                continue
-            v = row[c]
-            if v > hv[0] and not np.isnan(v):
-                hv[0] = v
-                hi[0] = c
-                _sift_down(hv, hi, k)
+        # scan the runs of columns between excluded ones (excl_indices are sorted per row),
+        # so the hot loop is one compare per column; NaN never passes ``v > threshold``
+        threshold = hv[0]
+        start = 0
+        for e in range(excl_indptr[r], excl_indptr[r + 1] + 1):
+            stop = excl_indices[e] if e < excl_indptr[r + 1] else n_cols
+            for c in range(start, stop):
+                v = row[c]
+                if v > threshold:
+                    hv[0] = v
+                    hi[0] = c
+                    _sift_down(hv, hi, k)
+                    threshold = hv[0]
+            start = max(start, stop + 1)
         # heap -> descending order
         order = np.argsort(-hv, kind="mergesort")
         m = 0
