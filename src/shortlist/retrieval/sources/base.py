@@ -177,8 +177,9 @@ class CandidateSource:
         items = np.asarray(items, np.int64)
         scores = np.asarray(scores, np.float32)
         keep = (items >= 0) & (items < self.n_items_) & np.isfinite(scores)
-        if excluded.size:
-            keep &= ~np.isin(items, excluded)
+        if excluded.size:  # sorted and unique (see ``excluded``): a binary search per item
+            pos = np.minimum(np.searchsorted(excluded, items), excluded.size - 1)
+            keep &= excluded[pos] != items
         items, scores = items[keep], scores[keep]
         if items.size > k:
             # cut to the k best before sorting; ties at the cut go to the lower item index
