@@ -133,3 +133,23 @@ def test_exploration_rule_reports_propensities():
     assert resp.propensities[1] == pytest.approx(1 / 5) and resp.propensities[0] == 1.0
     assert not set(resp.item_indices) & set(data.matrix[3].indices)
     assert "propensity" in resp.to_dict(pipe)["items"][1]
+
+
+def test_rows_ordered_by_bandit_and_filled_by_pipeline():
+    from shortlist.bandits import EpsilonGreedy
+    from shortlist.bandits.slates import RowsCascade
+    from shortlist.pipeline.rows import recommend_rows
+    from shortlist.retrieval import Request
+
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    pipe = Pipeline({**SPEC, "k": 5}).fit(Dataset("blocks", data), progress=False)
+    rows = {"first": np.arange(0, 20), "second": np.arange(20, 40)}
+    cascade = RowsCascade(EpsilonGreedy(arms=list(rows), epsilon=0.0, seed=0), n_seen=1)
+    cascade.update(None, [["second", "first"]] * 20, [[1, 0]] * 20)  # "second" earns clicks
+    page = recommend_rows(pipe, Request(user_index=40), rows, cascade, n_rows=2, per_row=3)
+    assert page.rows == ["second", "first"]
+    ranked = pipe.recommend(Request(user_index=40, k=10), upto="ranking").item_ids
+    for row, ids in page.items.items():
+        assert set(ids) <= set(rows[row].tolist()) and len(ids) <= 3
+        assert ids == [i for i in ranked if i in set(rows[row].tolist())][:3]  # pipeline order
+    assert page.to_dict()["rows"][0]["row"] == "second"
