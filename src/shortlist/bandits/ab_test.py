@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from shortlist.bandits.base import check_positive
 from shortlist.bandits.context_free import ThompsonBeta
@@ -71,6 +70,8 @@ class ABTest(ThompsonBeta):
         return np.bincount(self._slots(dec.actions[:, 0], "actions"), minlength=self.n_arms_)
 
     def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        from scipy import stats  # scipy.stats costs ~1 s to import: only when asked
+
         a, b = self.posterior_
         p = np.linspace(0.0, 1.0, _GRID)
         cdf = stats.beta.cdf(p[None, :], a[:, None], b[:, None])
