@@ -14,7 +14,6 @@ implement ``_new_arm_state``, ``_accumulate``, ``_decay`` and ``_choose``.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +23,7 @@ import numpy as np
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, UnknownIdError
 from shortlist.models.persistence import read_model_dir, write_model_dir
+from shortlist.params import KeywordParams
 
 __all__ = ["Decision", "Policy", "policy_class"]
 
@@ -72,7 +72,7 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
 
 
-class Policy:
+class Policy(KeywordParams):
     """Base class of every bandit policy (see the module docstring for the life cycle)."""
 
     #: whether ``select``/``update`` need a context matrix (False: contexts are ignored)
@@ -87,18 +87,7 @@ class Policy:
         _POLICIES[cls.__name__] = cls
 
     # -- hyperparameters ---------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as given to ``__init__``."""
-        return {n: getattr(self, n) for n in self._param_names()}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "arms")
-        return f"{type(self).__name__}({args})"
+    _repr_skip = ("arms",)
 
     def _setup(self) -> None:
         """Validate shared hyperparameters and create the empty state (call from ``__init__``)."""

@@ -9,7 +9,6 @@ persistence - lives here once.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.models._kernels.topk import topk
 from shortlist.models.persistence import read_model_dir, write_model_dir
+from shortlist.params import KeywordParams
 
 __all__ = ["Recommender", "FactorModel", "Recommendations", "check_k"]
 
@@ -65,28 +65,15 @@ def check_k(k: Any, name: str = "k") -> int:
     return int(k)
 
 
-class Recommender:
+class Recommender(KeywordParams):
     """Base class of every model (see module docstring for the life cycle)."""
 
     #: registry name (CLI ``--model``); set by :func:`shortlist.models.registry.register`
     name: ClassVar[str] = ""
 
     # -- hyperparameters ---------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as given to ``__init__``."""
-        return {n: getattr(self, n) for n in self._param_names()}
-
     def _validate_params(self) -> None:
         """Raise :class:`ConfigError` for impossible hyperparameters (override)."""
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, data: Interactions, *, progress: bool | None = None) -> "Recommender":

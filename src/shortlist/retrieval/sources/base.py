@@ -8,7 +8,6 @@ request with array operations only - no Python loop over items.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,6 +18,7 @@ import scipy.sparse as sp
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError, NotFittedError
+from shortlist.params import KeywordParams
 from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["CandidateSource", "RecentItems", "SourceConfig", "SourceContext", "config_error"]
@@ -83,7 +83,7 @@ def config_error(kind: str, exc: pydantic.ValidationError) -> ConfigError:
     return ConfigError(f"source {kind!r}: " + "; ".join(parts))
 
 
-class CandidateSource:
+class CandidateSource(KeywordParams):
     """Base class: ``name``, ``quota``, ``fit(context)``, ``__call__(request, k) -> Candidates``."""
 
     #: registry name of the source kind (``[[sources]] kind = ...``)
@@ -92,15 +92,6 @@ class CandidateSource:
     Config: ClassVar[type[SourceConfig]] = SourceConfig
 
     # -- parameters ----------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
-
-    def get_params(self) -> dict[str, Any]:
-        """Parameters as given to ``__init__``."""
-        return {n: getattr(self, n) for n in self._param_names()}
-
     def _validate_params(self) -> None:
         try:
             self.Config(**self.get_params())
@@ -111,10 +102,6 @@ class CandidateSource:
     def source_name(self) -> str:
         """Name used in ``Candidates.source_scores`` (``name`` or the kind)."""
         return self.name or self.kind
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- life cycle ----------------------------------------------------------------------
     def fit(self, context: SourceContext) -> CandidateSource:
