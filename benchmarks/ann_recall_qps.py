@@ -36,7 +36,12 @@ def vectors(kind: str, n: int, seed: int) -> np.ndarray:
     if kind == "random":
         return rng.normal(size=(n, DIM)).astype(np.float32)
     centers = np.random.default_rng(123).normal(size=(max(16, n // 1000), DIM)).astype(np.float32)
-    return (centers[rng.integers(0, centers.shape[0], n)] + 0.5 * rng.normal(size=(n, DIM))).astype(np.float32)
+    x = (centers[rng.integers(0, centers.shape[0], n)] + 0.5 * rng.normal(size=(n, DIM))).astype(np.float32)
+    if kind == "skewed":
+        # like implicit-feedback MF item factors: norms spread over orders of magnitude
+        # (popular items long, rare ones short), so the top inner products are few long vectors
+        x *= rng.lognormal(0.0, 1.0, (n, 1)).astype(np.float32)
+    return x
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
@@ -56,7 +61,8 @@ def bench_ann(sizes: list[int], n_queries: int, n_single: int, threads: int, hns
             nlist = max(16, int(math.sqrt(n)))
             hnsw = {"M": hnsw_m, "ef_construction": ef_construction}
             specs = [("exact", {}, {}), ("hnsw", hnsw, {"ef_search": 128}), ("hnsw", hnsw, {"ef_search": 256}),
-                     ("ivf", {"nlist": nlist}, {"nprobe": 8}), ("ivf", {"nlist": nlist}, {"nprobe": 32})]
+                     ("ivf", {"nlist": nlist}, {"nprobe": 8}), ("ivf", {"nlist": nlist}, {"nprobe": 32}),
+                     ("pq", {"refine": 1.0}, {}), ("pq", {"refine": 3.0}, {})]
             built: dict[str, tuple[ANNIndex, float]] = {}
             truth = exact_batch = exact_single = None
             for kind, structure, search in specs:
@@ -173,7 +179,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="faiss OpenMP threads (0 = all)")
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=100)
-    parser.add_argument("--data", nargs="+", default=["random", "clustered"], choices=["random", "clustered"])
+    parser.add_argument("--data", nargs="+", default=["random", "clustered", "skewed"],
+                        choices=["random", "clustered", "skewed"])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--quota", type=int, default=1000)
     parser.add_argument("--source-items", type=int, default=100_000)

@@ -1,7 +1,8 @@
 """Per-request latency of a whole pipeline on a 100k-item catalog, next to exact retrieval.
 
-The pipeline is ``configs/latency.toml`` (ALS embedding source and item-to-item source over
-ALS neighbours, both with HNSW indexes, plus popular and trending: ~1000 candidates ->
+The pipeline is ``configs/latency.toml`` (ALS embedding source searched by a PQ fast scan
+with exact re-scoring, item-to-item source over ALS neighbours found by HNSW, plus popular
+and trending: ~1000 candidates ->
 linear scorer keeps 100 -> LightGBM keeps 20 -> exclude_seen, creator_cap, creator_spacing
 -> 10 items), fitted on a synthetic world (``generate_world("medium", n_items=100_000,
 ...)``). The peer is the same fitted pipeline - same models, same rankers, same rules - with

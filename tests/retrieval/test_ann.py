@@ -63,7 +63,7 @@ def test_cosine_normalizes_items_and_queries(data):
     assert sc.max() <= 1.0 + 1e-5
 
 
-@pytest.mark.parametrize("kind,params", [("hnsw", {"M": 16}), ("ivf", {"nlist": 64, "nprobe": 8})])
+@pytest.mark.parametrize("kind,params", [("hnsw", {"M": 16}), ("ivf", {"nlist": 64, "nprobe": 8}), ("pq", {})])
 def test_approximate_recall_on_clustered_data(data, kind, params):
     x, q = data
     idx, _ = make(kind, **params).build(x).search(q, 10)
@@ -77,11 +77,14 @@ def test_search_time_parameters_change_the_search(data):
     low = recall(index.search(q, 50)[0], truth)
     high = recall(index.search(q, 50, nprobe=64)[0], truth)
     assert high == 1.0 and low < high  # probing every cell is exact
+    pq_raw = recall(make("pq", refine=1).build(x).search(q, 50)[0], truth)
+    pq_refined = recall(make("pq", refine=4).build(x).search(q, 50)[0], truth)
+    assert pq_refined > pq_raw and pq_refined >= 0.95  # exact re-scoring of 4x the codes' top
     hnsw = make("hnsw", M=8, ef_search=16).build(x)
     assert recall(hnsw.search(q, 50, ef_search=400)[0], truth) >= recall(hnsw.search(q, 50)[0], truth)
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf", "pq"])
 @pytest.mark.parametrize("every", [3, 97])  # dense filter (in-search selector) and sparse one (scan)
 def test_allowed_mask_never_returns_disallowed(data, kind, every):
     x, q = data
@@ -92,8 +95,8 @@ def test_allowed_mask_never_returns_disallowed(data, kind, every):
     got = idx[idx >= 0]
     assert got.size > 0 and mask[got].all()
     bi, bs = brute(q, x, 15, rows=np.flatnonzero(mask))
-    assert recall(idx, bi) >= (1.0 if kind == "exact" else 0.9)
-    if kind == "exact":
+    assert recall(idx, bi) >= (1.0 if kind in ("exact", "pq") else 0.9)  # pq filters by an exact scan
+    if kind in ("exact", "pq"):
         np.testing.assert_allclose(sc, bs, rtol=1e-4, atol=1e-4)
     # index arrays work as well as masks
     idx2, _ = index.search(q, 15, allowed=np.flatnonzero(mask))
@@ -114,18 +117,31 @@ def test_padding_when_k_exceeds_items():
     assert (idx == -1).all()
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf", "pq"])
 def test_save_load_round_trip(tmp_path, data, kind):
     x, q = data
     index = make(kind, "cosine", nlist=32, ef_search=64).build(x)
     before = index.search(q, 10, allowed=np.arange(0, 4000, 2))
     index.save(tmp_path / "ix")
-    assert {p.name for p in (tmp_path / "ix").iterdir()} == {"index.faiss", "meta.json"}
+    files = {"index.faiss", "meta.json"} | ({"vectors.npy"} if kind == "pq" else set())
+    assert {p.name for p in (tmp_path / "ix").iterdir()} == files
     loaded = ANNIndex.load(tmp_path / "ix")
     assert loaded.params() == index.params() and len(loaded) == 4000
     after = loaded.search(q, 10, allowed=np.arange(0, 4000, 2))
     np.testing.assert_array_equal(before[0], after[0])
     np.testing.assert_allclose(before[1], after[1])
+    np.testing.assert_array_equal(index.search(q, 10)[0], loaded.search(q, 10)[0])
+
+
+def test_pq_scores_are_exact_after_refine(data):
+    """Re-scored pq results carry the true inner products, best first, on odd dimensions too."""
+    x, q = data
+    # one 4-bit code per dimension (default) finds >= 90 %; 4 dimensions per code are coarser
+    for xs, qs, m, least in ((x, q, None, 0.95), (x[:, :7], q[:, :7], None, 0.9), (x, q, 8, 0.45)):
+        idx, sc = make("pq", pq_m=m, refine=3).build(xs).search(qs, 25)
+        np.testing.assert_allclose(sc, np.einsum("qkd,qd->qk", xs[idx], qs), rtol=1e-4, atol=1e-4)
+        assert (np.diff(sc, axis=1) <= 1e-6).all()
+        assert recall(idx, brute(qs, xs, 25)[0]) >= least
 
 
 def test_numpy_backend_without_faiss(tmp_path, data, monkeypatch):
@@ -145,8 +161,12 @@ def test_numpy_backend_without_faiss(tmp_path, data, monkeypatch):
 
 def test_errors(tmp_path, data):
     x, q = data
-    with pytest.raises(ConfigError, match="unknown ANN index kind 'pq'"):
-        ANNIndex("pq")
+    with pytest.raises(ConfigError, match="unknown ANN index kind 'lsh'"):
+        ANNIndex("lsh")
+    with pytest.raises(ConfigError, match="refine must be a number >= 1"):
+        ANNIndex("pq", refine=0.5)
+    with pytest.raises(ConfigError, match="pq_m=5 does not divide the dimension 32"):
+        ANNIndex("pq", pq_m=5).build(x)
     with pytest.raises(ConfigError, match="metric"):
         ANNIndex("exact", "l2")
     with pytest.raises(ConfigError, match="M must be a positive integer, got 0"):

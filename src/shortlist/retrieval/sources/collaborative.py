@@ -31,7 +31,7 @@ class ItemToItemConfig(SourceConfig):
     n_recent: int = pydantic.Field(default=20, gt=0)
     n_neighbors: int = pydantic.Field(default=100, gt=0)
     recency_decay: float = pydantic.Field(default=0.9, gt=0, le=1)
-    index: Literal["exact", "hnsw", "ivf"] = "exact"
+    index: Literal["exact", "hnsw", "ivf", "pq"] = "exact"
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 
@@ -85,7 +85,7 @@ class SimilarUsersConfig(SourceConfig):
     model: str | None = None
     n_neighbors: int = pydantic.Field(default=50, gt=0)
     use_weights: bool = False
-    index: Literal["exact", "hnsw", "ivf"] = "exact"
+    index: Literal["exact", "hnsw", "ivf", "pq"] = "exact"
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 

@@ -25,7 +25,7 @@ class EmbeddingConfig(SourceConfig):
     """Parameters of :class:`EmbeddingSource`."""
 
     model: str
-    index: Literal["exact", "hnsw", "ivf"] = "exact"
+    index: Literal["exact", "hnsw", "ivf", "pq"] = "exact"
     metric: Literal["ip", "cosine"] = "ip"
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
@@ -69,7 +69,7 @@ class EmbeddingSource(CandidateSource):
             self.ann_ = ANNIndex(self.index, self.metric, **self.index_params).build(model.item_factors_)
         except TypeError as exc:
             raise ConfigError(f"source {self.source_name!r}: bad index_params {self.index_params!r} ({exc}); "
-                              "valid keys: M, ef_construction, ef_search, nlist, nprobe, threads, seed") from None
+                              "valid keys: M, ef_construction, ef_search, nlist, nprobe, pq_m, refine, threads, seed") from None
 
     def user_vector(self, request: Request) -> np.ndarray | None:
         """The query vector of a request (``None`` when there is nothing to go on)."""
