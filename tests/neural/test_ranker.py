@@ -88,3 +88,78 @@ def test_errors():
     with pytest.raises(DataError, match="4 feature columns"):
         ranker.score(np.zeros((2, 3)))
     assert ranker.score(np.zeros((0, 4))).shape == (0,)
+
+
+# -- residual ranking on top of a base score (a stacked final stage) ---------------------------
+
+def _residual_queries(n_queries: int, seed: int, size: int = 20):
+    """Relevance = a + b*c; the base column (last) sees only ``a``, with noise."""
+    rng = np.random.default_rng(seed)
+    n = n_queries * size
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    rel = x[:, 0] + 1.5 * x[:, 1] * x[:, 2]
+    x[:, 3] = x[:, 0] + 0.3 * rng.normal(size=n)
+    y = np.zeros(n, np.float32)
+    for q in range(n_queries):
+        s = slice(q * size, (q + 1) * size)
+        y[s][np.argsort(-rel[s])[:3]] = 1.0
+    return x, y, np.full(n_queries, size)
+
+
+def _base_ndcg(x, y, g) -> float:
+    return DeepFMRanker._ndcg(type("R", (), {"score": lambda self, f: f[:, 3], "eval_at": 10})(), x, y, g)
+
+
+NAMES = ["a", "b", "c", "base"]
+
+
+def test_untrained_residual_ranker_scores_exactly_its_base():
+    x, _, _ = _residual_queries(10, 0)
+    ranker = DeepFMRanker(base_feature="base", base_scale=2.5, device="cpu")
+    ranker.feature_names_ = NAMES
+    ranker._fit_columns(x)
+    ranker.module_ = ranker._make_module()  # the state training starts from
+    np.testing.assert_array_equal(ranker.score(x), (np.float32(2.5) * x[:, 3]).astype(np.float32))
+
+
+def test_residual_ranker_learns_what_the_base_misses(tmp_path):
+    x, y, g = _residual_queries(200, 0)
+    vx, vy, vg = _residual_queries(60, 1)
+    ranker = DeepFMRanker(base_feature="base", epochs=8, batch_size=16, seed=0, device="cpu").fit(
+        x, y, g, valid=(vx, vy, vg), feature_names=NAMES)
+    base = _base_ndcg(vx, vy, vg)
+    assert ranker.base_valid_ == pytest.approx(base, abs=1e-9)  # epoch 0 = the base alone
+    assert ranker.history_.best_epoch >= 0
+    assert _ndcg(ranker, vx, vy, vg) > base + 0.08
+    # the same gain, demanded at 1000 standard errors, is not significant: the base is kept
+    strict = DeepFMRanker(base_feature="base", epochs=8, batch_size=16, seed=0, device="cpu", accept_z=1000.0)
+    strict.fit(x, y, g, valid=(vx, vy, vg), feature_names=NAMES)
+    assert strict.history_.best_epoch == -1
+    np.testing.assert_array_equal(strict.score(vx), vx[:, 3])
+    loaded = DeepFMRanker.load(ranker.save(tmp_path / "r"))  # persisted with its base
+    assert loaded.base_feature == "base"
+    np.testing.assert_array_equal(loaded.score(vx), ranker.score(vx))
+
+
+def test_residual_ranker_keeps_the_base_when_training_cannot_beat_it():
+    x, _, g = _residual_queries(60, 0)
+    y = np.zeros(len(x), np.float32)
+    for q in range(len(g)):  # labels follow the base exactly: validation NDCG of the base is 1
+        s = slice(q * 20, (q + 1) * 20)
+        y[s][np.argsort(-x[s, 3])[:3]] = 1.0
+    ranker = DeepFMRanker(base_feature="base", epochs=3, patience=1, device="cpu").fit(
+        x, y, g, valid=(x, y, g), feature_names=NAMES)
+    assert ranker.base_valid_ == 1.0 and ranker.history_.best_epoch == -1
+    np.testing.assert_array_equal(ranker.score(x), x[:, 3])
+
+
+def test_residual_errors():
+    x, y, g = _residual_queries(5, 0)
+    with pytest.raises(ConfigError, match="base_feature='prev' is not a feature; available: a, b, c, base"):
+        DeepFMRanker(base_feature="prev", epochs=1).fit(x, y, g, feature_names=NAMES)
+    with pytest.raises(ConfigError, match=r"base_scale must be in \(0.0, 1000.0\], got -1"):
+        DeepFMRanker(base_scale=-1)
+    with pytest.raises(ConfigError, match=r"accept_z must be in \[0.0, 1000.0\], got -2"):
+        DeepFMRanker(accept_z=-2)
+    with pytest.raises(ConfigError, match="base_feature=3 must be a feature name"):
+        DeepFMRanker(base_feature=3)

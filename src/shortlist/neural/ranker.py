@@ -8,6 +8,14 @@ features and the MLP learns higher-order interactions. The loss is a listwise so
 over each query's candidates (graded labels are normalized into a target distribution),
 or pointwise log loss on ``label > 0`` with ``loss="bce"``. With ``valid``, training stops
 early on NDCG@``eval_at`` and keeps the best epoch.
+
+``base_feature`` names a column (e.g. the previous ranking stage's score) that becomes the
+starting score, as in ``LambdaMARTRanker``: the ranker scores ``w * base + g * DeepFM(x)``
+with ``w`` learned from ``base_scale`` and the gate ``g`` starting at zero (ReZero, Bachlechner
+et al. 2020), so before training it ranks exactly like the base. Validation then also
+scores that untrained state ("epoch 0"), and training only keeps an epoch that beats it by
+``accept_z`` standard errors of the paired per-query NDCG gain (a small validation set is
+noisy: a gain within the noise is not worth a model that may rank worse on new queries).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import torch.nn.functional as F
 
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.models.persistence import read_model_dir, write_model_dir
-from shortlist.neural.base import _check_float, _check_int, layer_widths
+from shortlist.neural.base import _check_float, _check_int, layer_widths, pool_fields
 from shortlist.neural.fm import FMCore
 from shortlist.neural.trainer import Trainer, resolve_device, seeded, torch_threads
 
@@ -36,7 +44,8 @@ class DeepFMRanker:
                  n_bins: int = 16, loss: str = "listwise", dropout: float = 0.0, epochs: int = 30,
                  batch_size: int = 64, learning_rate: float = 0.003, weight_decay: float = 0.0,
                  patience: int = 3, eval_at: int = 10, seed: int = 0, device: str = "auto",
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, base_feature: str | None = None,
+                 base_scale: float = 1.0, accept_z: float = 2.0) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.encoding = encoding
@@ -52,6 +61,9 @@ class DeepFMRanker:
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
+        self.base_feature = base_feature
+        self.base_scale = base_scale
+        self.accept_z = accept_z
         _check_int("factors", factors, 1, "8")
         layer_widths(hidden)
         _check_int("n_bins", n_bins, 2, "16")
@@ -61,6 +73,11 @@ class DeepFMRanker:
         _check_int("eval_at", eval_at, 1, "10")
         _check_float("learning_rate", learning_rate, 0.0, 10.0, "0.003")
         _check_float("dropout", dropout, 0.0, 0.99, "0.1", open_low=False)
+        _check_float("base_scale", base_scale, 0.0, 1e3, "1.0")
+        _check_float("accept_z", accept_z, 0.0, 1e3, "2.0 (0 keeps any gain)", open_low=False)
+        if base_feature is not None and (not isinstance(base_feature, str) or not base_feature):
+            raise ConfigError(f"base_feature={base_feature!r} must be a feature name; "
+                              "e.g. base_feature='previous_score', or leave it out")
         if encoding not in ("bucket", "linear"):
             raise ConfigError(f"encoding={encoding!r} is not supported; use 'bucket' or 'linear'")
         if loss not in ("listwise", "bce"):
@@ -71,7 +88,8 @@ class DeepFMRanker:
         """Hyperparameters as given."""
         return {k: getattr(self, k) for k in (
             "factors", "hidden", "encoding", "n_bins", "loss", "dropout", "epochs", "batch_size",
-            "learning_rate", "weight_decay", "patience", "eval_at", "seed", "device", "num_threads")}
+            "learning_rate", "weight_decay", "patience", "eval_at", "seed", "device", "num_threads",
+            "base_feature", "base_scale", "accept_z")}
 
     # -- encoding ------------------------------------------------------------------------
     def _fit_columns(self, x: np.ndarray) -> None:
@@ -105,7 +123,14 @@ class DeepFMRanker:
                 z = np.clip((np.nan_to_num(col) - c["mean"]) / c["std"], -5, 5)
                 idx[:, j] = c["offset"] + nan
                 val[:, j] = np.where(nan, 1.0, z)
-        return idx, val, np.broadcast_to(np.arange(f), (n, f)).copy()
+        out = (idx, val, np.broadcast_to(np.arange(f), (n, f)).copy())
+        return out if self.base_feature is None else (*out, self._base(x))
+
+    def _base(self, x: np.ndarray) -> np.ndarray:
+        """The base column as starting scores (NaN -> its lowest value, as LambdaMARTRanker)."""
+        col = x[:, self.feature_names_.index(self.base_feature)].astype(np.float64)
+        low = np.nanmin(col) if np.isfinite(col).any() else 0.0
+        return np.nan_to_num(col, nan=low).astype(np.float32)
 
     def _check_x(self, features: Any, n_cols: int | None = None) -> np.ndarray:
         x = np.asarray(features, np.float32)
@@ -130,6 +155,9 @@ class DeepFMRanker:
             raise DataError("ranker labels are all zero: no positive candidate to learn from; "
                             "raise the candidate quotas or the label window")
         self.feature_names_ = list(feature_names) if feature_names else [f"f{i}" for i in range(x.shape[1])]
+        if self.base_feature is not None and self.base_feature not in self.feature_names_:
+            raise ConfigError(f"base_feature={self.base_feature!r} is not a feature; "
+                              f"available: {', '.join(self.feature_names_)}")
         self._fit_columns(x)
         with seeded(int(self.seed)), torch_threads(self.num_threads):
             dev = resolve_device(self.device)
@@ -162,29 +190,40 @@ class DeepFMRanker:
                     return F.binary_cross_entropy_with_logits(s, (target > 0).float())
                 return _listwise(s, target, lens)
 
+            # epoch 0 = the base alone (zero gate): a residual ranker must beat it to be kept
+            start = None
+            if validate is not None and self.base_feature is not None:
+                self.module_.eval()
+                start = (self._ndcg_per_query(vx, np.asarray(vy), np.asarray(vg, np.int64)),
+                         {k: v.detach().clone() for k, v in self.module_.state_dict().items()})
             self.history_ = trainer.fit(self.module_, batches, loss_fn, rng=np.random.default_rng(self.seed),
                                         validate=validate, metric=f"ndcg@{self.eval_at}")
+            self.base_valid_ = None if start is None else float(start[0].mean()) if start[0].size else 0.0
+            if start is not None and not self._beats(start[0], vx, vy, vg):
+                self.module_.load_state_dict(start[1])
+                self.history_.best_epoch = -1  # no epoch beat the base: keep it unchanged
         self.module_.to("cpu")
         return self
 
-    def _make_module(self) -> FMCore:
+    def _make_module(self) -> torch.nn.Module:
         size = sum(c["size"] for c in self.columns_)
-        return FMCore(size, len(self.columns_), self.factors, layer_widths(self.hidden), self.dropout)
+        core = FMCore(size, len(self.columns_), self.factors, layer_widths(self.hidden), self.dropout)
+        return core if self.base_feature is None else _Residual(core, self.base_scale)
+
+    def _beats(self, base: np.ndarray, vx: np.ndarray, vy: Any, vg: Any) -> bool:
+        """Whether the trained model's validation gain over the base is ``accept_z`` s.e. or more."""
+        gain = self._ndcg_per_query(vx, np.asarray(vy), np.asarray(vg, np.int64)) - base
+        if gain.size == 0 or gain.mean() <= 0:
+            return False
+        se = gain.std(ddof=1) / np.sqrt(gain.size) if gain.size > 1 else 0.0
+        return bool(gain.mean() >= self.accept_z * se)
 
     def _ndcg(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-        s = self.score(x)
-        k = self.eval_at
-        out, start = [], 0
-        for n in groups:
-            sc, lab = s[start:start + n], y[start:start + n]
-            start += n
-            if lab.max(initial=0) <= 0:
-                continue
-            order = np.argsort(-sc, kind="stable")[:k]
-            disc = 1.0 / np.log2(np.arange(2, order.size + 2))
-            ideal = np.sort(lab)[::-1][:k]
-            out.append(float(((2 ** lab[order] - 1) * disc).sum() / ((2 ** ideal - 1) * disc[: ideal.size]).sum()))
-        return float(np.mean(out)) if out else 0.0
+        out = _query_ndcg(self.score(x), y, groups, self.eval_at)
+        return float(out.mean()) if out.size else 0.0
+
+    def _ndcg_per_query(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        return _query_ndcg(self.score(x), y, groups, self.eval_at)
 
     # -- scoring -------------------------------------------------------------------------
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -219,6 +258,47 @@ class DeepFMRanker:
         model.module_.load_state_dict({k[7:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         model.module_.eval()
         return model
+
+
+class _Residual(torch.nn.Module):
+    """``w * base`` plus a DeepFM correction that is exactly zero before training.
+
+    The correction's linear term and bias start at zero already; the MLP's output layer is
+    zero-initialised (its gradient, the hidden activations, is not zero, so it learns at
+    once); the order-2 term, whose embeddings the MLP shares and so cannot be zero, is scaled
+    by a gate that starts at zero (ReZero, Bachlechner et al. 2020).
+    """
+
+    def __init__(self, core: FMCore, base_scale: float) -> None:
+        super().__init__()
+        self.core = core
+        torch.nn.init.zeros_(core.deep[-1].weight)
+        torch.nn.init.zeros_(core.deep[-1].bias)
+        self.base_weight = torch.nn.Parameter(torch.tensor([float(base_scale)]))
+        self.gate = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, idx: torch.Tensor, val: torch.Tensor, fld: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        c = self.core
+        v = c.emb(idx) * val.unsqueeze(-1)
+        s = v.sum(1)
+        pair = 0.5 * (s * s - (v * v).sum(1)).sum(1)
+        deep = c.deep(pool_fields(c.emb, idx, val, fld, c.n_fields).flatten(1)).squeeze(1)
+        return self.base_weight * base + c.bias + (c.lin(idx).squeeze(-1) * val).sum(1) + self.gate * pair + deep
+
+
+def _query_ndcg(s: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k of each query that has a relevant row (graded gains ``2**y - 1``)."""
+    out, start = [], 0
+    for n in groups:
+        sc, lab = s[start:start + n], y[start:start + n]
+        start += n
+        if lab.max(initial=0) <= 0:
+            continue
+        order = np.argsort(-sc, kind="stable")[:k]
+        disc = 1.0 / np.log2(np.arange(2, order.size + 2))
+        ideal = np.sort(lab)[::-1][:k]
+        out.append(float(((2 ** lab[order] - 1) * disc).sum() / ((2 ** ideal - 1) * disc[: ideal.size]).sum()))
+    return np.asarray(out, np.float64)
 
 
 def _listwise(s: torch.Tensor, y: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:

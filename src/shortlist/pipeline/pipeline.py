@@ -188,20 +188,23 @@ class Pipeline:
         all_users = np.unique([r[3] for r in rows])
         n_valid = int(all_users.size * self.spec.training.valid_fraction)
         valid_users = set(rng.choice(all_users, n_valid, replace=False).tolist()) if n_valid else set()
+        # each row also carries the previous stage's scores (None before the first stage)
+        rows = [(*r, None) for r in rows]
         for st in self.stages_:
-            train_rows = [r for r in rows if r[3] not in valid_users]
-            valid_rows = [r for r in rows if r[3] in valid_users]
             if st.trainable:
-                st.fit(*_stack(train_rows), feature_names=names, valid=_stack_valid(valid_rows))
-            # the next stage trains on what this one keeps
-            kept = []
-            for items, x, labs, u in rows:
-                s = st.score(x, u, items)
-                top = np.argsort(-s, kind="stable")[: st.budget]
+                st.fit(*_stack(_inputs(st, [r for r in rows if r[3] not in valid_users])),
+                       feature_names=st.feature_names(names),
+                       valid=_stack_valid(_inputs(st, [r for r in rows if r[3] in valid_users])))
+            # the next stage trains on what this one keeps, cut and scored exactly as at serving
+            scored, kept = [], []
+            for items, x, labs, u, prev in rows:
+                s = np.asarray(st.score(st.inputs(x, prev), u, items), np.float32)
+                top = np.lexsort((items, -s))[: st.budget]
                 sub = {k: v[top] for k, v in labs.items()}
+                scored.append((items, x, labs, u, s))
                 if sub["relevant"].any():
-                    kept.append((items[top], x[top], sub, u))
-            rows = kept or rows
+                    kept.append((items[top], x[top], sub, u, s[top]))
+            rows = kept or scored
 
     # -- serving -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -255,7 +258,9 @@ class Pipeline:
             for st in self.stages_:
                 t0 = time.perf_counter()
                 n_in = len(cands)
-                cands.scores = st.score(x, request.user_index, cands.items, hist).astype(np.float32)
+                # cands.scores still hold the previous stage's scores (what a stacked stage reads)
+                cands.scores = st.score(st.inputs(x, cands.scores), request.user_index, cands.items,
+                                        hist).astype(np.float32)
                 order = np.lexsort((cands.items, -cands.scores))[: st.budget]
                 cands, x = cands.take(order), x[order]
                 trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3, *_top(cands)))
@@ -336,6 +341,8 @@ class Pipeline:
 def _top(c: Candidates, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
     if len(c) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if not (np.diff(c.scores) > 0).any():  # stages hand over sorted candidates: skip the sort
+        return c.items[:n], c.scores[:n]
     order = np.lexsort((c.items, -c.scores))[:n]
     return c.items[order], c.scores[order]
 
@@ -343,6 +350,11 @@ def _top(c: Candidates, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
 def _history_row(request: Request, n_items: int) -> sp.csr_matrix:
     h = np.asarray(request.history, np.int64)
     return sp.csr_matrix((np.ones(h.size, np.float32), (np.zeros(h.size, np.int64), h)), shape=(1, n_items))
+
+
+def _inputs(stage: Stage, rows: list) -> list:
+    """Rows as ``stage`` reads them: features plus, when stacked, the previous stage's scores."""
+    return [(items, stage.inputs(x, prev), labs, u) for items, x, labs, u, prev in rows]
 
 
 def _stack(rows: list) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:

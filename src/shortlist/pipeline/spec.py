@@ -46,12 +46,17 @@ class SourceSpec(BaseModel):
 
 
 class StageSpec(_Strict):
-    """A ranking stage: scores its input and keeps the best ``budget`` candidates."""
+    """A ranking stage: scores its input and keeps the best ``budget`` candidates.
+
+    ``stack = true`` adds the previous stage's score (z-scored within the request) as feature
+    ``previous_score``; ``lightgbm`` and ``deepfm`` stages then learn a correction on top of it.
+    """
 
     name: str
     kind: Literal["linear", "lightgbm", "deepfm", "value-model", "model"]
     budget: int = Field(gt=0)
     model: str | None = None
+    stack: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -151,6 +156,21 @@ class PipelineSpec(_Strict):
             previous, prev_name = st.budget, f"stages[{i - 0}].budget"
         if self.k > previous:
             raise ValueError(f"k = {self.k} is larger than the last budget ({previous}); lower k or raise the budget")
+        return self
+
+    @model_validator(mode="after")
+    def _check_stacking(self) -> "PipelineSpec":
+        for i, st in enumerate(self.stages):
+            if st.stack and i == 0:
+                raise ValueError("stages[0].stack = true but the first stage has no previous stage to stack on; "
+                                 "remove stack or declare a cheaper stage before it")
+            if st.stack and st.kind == "model":
+                raise ValueError(f"stages[{i}].stack = true but a 'model' stage reads no features; remove stack "
+                                 "or use kind 'lightgbm' or 'deepfm'")
+            base = st.params.get("base_feature")
+            if base == "previous_score" and not st.stack:
+                raise ValueError(f"stages[{i}].params.base_feature = 'previous_score' needs the previous stage's "
+                                 f"score; add stack = true to stages[{i}]")
         return self
 
 

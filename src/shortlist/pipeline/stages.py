@@ -1,4 +1,10 @@
-"""Ranking stages of a pipeline: a scorer plus a budget, trained on the candidates it will see."""
+"""Ranking stages of a pipeline: a scorer plus a budget, trained on the candidates it will see.
+
+A stage with ``stack = true`` also reads the previous stage's score, standardised within the
+request, as one more feature column (:data:`PREVIOUS`); LightGBM and DeepFM stages then start
+from that score (``base_feature``) and learn a correction, so they refine the previous
+ranking instead of replacing it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,21 @@ from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import StageSpec
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
 
-__all__ = ["Stage", "build_stage"]
+__all__ = ["PREVIOUS", "Stage", "build_stage", "standardise"]
+
+#: feature name of the previous stage's score in a stacked stage's input
+PREVIOUS = "previous_score"
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Within-request z-score (non-finite -> NaN; a constant column -> zeros), as float32."""
+    s = np.asarray(scores, np.float64)
+    s = np.where(np.isfinite(s), s, np.nan)
+    ok = np.isfinite(s)
+    if not ok.any():
+        return s.astype(np.float32)
+    mean, std = s[ok].mean(), s[ok].std()
+    return ((s - mean) / std if std > 0 else np.where(ok, 0.0, np.nan)).astype(np.float32)
 
 
 class Stage:
@@ -24,7 +44,11 @@ class Stage:
         self.kind = spec.kind
         self.budget = spec.budget
         self.model = model
+        self.stack = spec.stack
         params = dict(spec.params)
+        if self.stack and self.kind in ("lightgbm", "deepfm"):
+            params.setdefault("base_feature", PREVIOUS)
+        self.params = params
         try:
             if self.kind == "linear":
                 self.scorer: Any = LinearScorer(**params)
@@ -43,6 +67,19 @@ class Stage:
     @property
     def trainable(self) -> bool:
         return self.kind != "model"
+
+    def inputs(self, x: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        """The stage's feature rows: ``x``, plus the standardised previous scores when stacked."""
+        if not self.stack:
+            return x
+        if previous is None or len(previous) != x.shape[0]:
+            raise ConfigError(f"stage {self.name!r} has stack = true but got no previous stage's scores; "
+                              "put another ranking stage before it")
+        return np.column_stack([x, standardise(previous)]).astype(np.float32, copy=False)
+
+    def feature_names(self, names: list[str]) -> list[str]:
+        """Column names of :meth:`inputs` given the assembler's names."""
+        return [*names, PREVIOUS] if self.stack else list(names)
 
     def fit(self, x: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray,
             feature_names: list[str], valid: tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None) -> None:
@@ -84,9 +121,9 @@ class Stage:
 
     def load(self, folder: Path, extra: dict[str, Any]) -> None:
         if self.kind == "lightgbm":
-            self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.spec.params)
+            self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.params)
         elif self.kind == "deepfm":
-            self.scorer = _deepfm_ranker().load(folder / f"stage-{self.name}.deepfm", **self.spec.params)
+            self.scorer = _deepfm_ranker().load(folder / f"stage-{self.name}.deepfm", **self.params)
         elif self.kind == "value-model":
             self.scorer.load_models(folder / f"stage-{self.name}", extra.get("constants", {}))
         elif self.kind == "linear":
