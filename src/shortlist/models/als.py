@@ -22,7 +22,6 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from shortlist.data.interactions import Interactions
@@ -30,21 +29,12 @@ from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, NotFittedError
 from shortlist.models._kernels.als import solve_rows
 from shortlist.models.base import FactorModel
+from shortlist.models.blas import one_blas_thread
 from shortlist.models.registry import register
 
 __all__ = ["ALS"]
 
 SOLVERS = ("cg", "cholesky")
-_BLAS: ThreadpoolController | None = None  # created once: scanning loaded libraries costs ~1 ms
-
-
-def _blas_controller() -> ThreadpoolController:
-    global _BLAS
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS
-
-
 @register("als")
 class ALS(FactorModel):
     """Implicit-feedback matrix factorization (iALS) fitted by alternating least squares.
@@ -201,7 +191,7 @@ class ALS(FactorModel):
         if self.num_threads:
             numba.set_num_threads(min(int(self.num_threads), numba.config.NUMBA_NUM_THREADS))
         try:
-            with _blas_controller().limit(limits=1, user_api="blas"):
+            with one_blas_thread():
                 yield
         finally:
             numba.set_num_threads(before)

@@ -9,23 +9,47 @@ persistence - lives here once.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.models._kernels.topk import topk
+from shortlist.models._kernels.topk import topk, topk_rows_serial
+from shortlist.models.blas import one_blas_thread
 from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.params import KeywordParams
 
 __all__ = ["Recommender", "FactorModel", "Recommendations", "check_k"]
 
 _BLOCK_CELLS = 8_000_000  # scores computed per block: bounds memory at ~32 MB of float32
+#: block of the threaded path: ~5 MB of scores stays in cache between the product and the top-k
+_THREAD_BLOCK_CELLS = 1_300_000
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, workers, pool)
+#: one threaded batch at a time: the BLAS thread limit is process-wide, and two batches
+#: would only compete for the same cores
+_BATCH_LOCK = threading.Lock()
+
+
+def _worker_count() -> int:
+    """Threads for batched scoring: numba's thread setting (which honours NUMBA_NUM_THREADS)."""
+    return max(1, int(numba.get_num_threads()))
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of scoring threads, created on first use (and again after a fork)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] != workers:
+        _POOL = (os.getpid(), workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shortlist-topk"))
+    return _POOL[2]
 
 
 @dataclass
@@ -172,17 +196,32 @@ class Recommender(KeywordParams):
         excl = self._exclusion(user_idx, exclude_seen, items, exclude)
         out_i = np.full((len(user_idx), k), -1, np.int64)
         out_s = np.full((len(user_idx), k), -np.inf, np.float32)
-        step = max(1, _BLOCK_CELLS // max(n_cols, 1))
-        for start in range(0, len(user_idx), step):
-            stop = min(start + step, len(user_idx))
-            block = np.ascontiguousarray(self.score_indices(user_idx[start:stop], items), np.float32)
-            sub = excl[start:stop]
-            idx, val = topk(block, min(k, n_cols), sub.indptr.astype(np.int64),
-                                 sub.indices.astype(np.int64))
+        indptr, indices = excl.indptr.astype(np.int64), excl.indices.astype(np.int64)
+        kk = min(k, n_cols)
+
+        def block(start: int, stop: int, kernel: Any) -> None:
+            scores = np.ascontiguousarray(self.score_indices(user_idx[start:stop], items), np.float32)
+            idx, val = kernel(scores, kk, indptr[start:stop + 1] - indptr[start],
+                              indices[indptr[start]:indptr[stop]])
             if items is not None:
                 idx = np.where(idx >= 0, np.asarray(items, np.int64)[np.maximum(idx, 0)], -1)
-            out_i[start:stop, : idx.shape[1]] = idx
-            out_s[start:stop, : val.shape[1]] = val
+            out_i[start:stop, :kk] = idx
+            out_s[start:stop, :kk] = val
+
+        n = len(user_idx)
+        workers = _worker_count()
+        if workers > 1 and n * n_cols >= 2 * _THREAD_BLOCK_CELLS:
+            # cache-sized blocks shared out to worker threads, each running BLAS on one thread
+            # and the GIL-free serial top-k: one pool of busy threads instead of BLAS' and
+            # numba's pools spinning against each other (2x faster on 2 cores)
+            step = max(1, _THREAD_BLOCK_CELLS // max(n_cols, 1))
+            starts = range(0, n, step)
+            with _BATCH_LOCK, one_blas_thread():
+                list(_pool(workers).map(lambda s: block(s, min(s + step, n), topk_rows_serial), starts))
+            return out_i, out_s
+        step = max(1, _BLOCK_CELLS // max(n_cols, 1))
+        for start in range(0, n, step):
+            block(start, min(start + step, n), topk)
         return out_i, out_s
 
     def _exclusion(self, user_idx: np.ndarray, exclude_seen: bool, items: np.ndarray | None,

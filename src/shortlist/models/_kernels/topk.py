@@ -86,8 +86,9 @@ def _topk_rows(
 # reassociation lets LLVM vectorize the chunk max; no "nnan": NaN scores keep IEEE semantics
 _FASTMATH = {"reassoc", "nsz", "arcp", "contract"}
 topk_rows = nb.njit(cache=True, parallel=True, fastmath=_FASTMATH)(_topk_rows)
-#: single-threaded build: thread start-up costs more than a few rows of work
-topk_rows_serial = nb.njit(cache=True, fastmath=_FASTMATH)(_topk_rows)
+#: single-threaded build: thread start-up costs more than a few rows of work; releases the
+#: GIL so Python worker threads can each run it on their own block of rows
+topk_rows_serial = nb.njit(cache=True, nogil=True, fastmath=_FASTMATH)(_topk_rows)
 
 
 def topk(scores: np.ndarray, k: int, excl_indptr: np.ndarray, excl_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
