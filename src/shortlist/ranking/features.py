@@ -44,11 +44,14 @@ def _within_request(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     to all of it; raw score scales shift between the two, positions within a request do not.
     """
     n = values.size
-    if n == 0 or np.isnan(values).all():
+    missing = np.isnan(values)
+    if n == 0 or missing.all():
         return np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32)
-    mu, sd = np.nanmean(values), np.nanstd(values)
+    # plain mean/std on the present values: numpy's nan-functions cost ~10x more per call
+    present = values if not missing.any() else values[~missing]
+    mu, sd = present.mean(dtype=np.float64), present.std(dtype=np.float64)
     z = ((values - mu) / (sd if sd > 0 else 1.0)).astype(np.float32)
-    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    order = np.argsort(np.where(missing, np.inf, -values), kind="stable")
     rank = np.empty(n, np.float32)
     rank[order] = np.arange(n, dtype=np.float32) / max(n - 1, 1)
     return z, rank

@@ -63,7 +63,8 @@ class LinearScorer:
 
     def _standardize(self, x: np.ndarray) -> np.ndarray:
         z = (x - self.mean_) / self.scale_
-        return np.nan_to_num(z, nan=0.0)
+        z[np.isnan(z)] = 0.0  # a missing feature sits at the mean
+        return z
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """One score per row."""
