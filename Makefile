@@ -25,6 +25,9 @@ bench: venv
 	$(PIP) setuptools wheel cython
 	$(PIP) --no-build-isolation lightfm
 	$(PIP) --no-deps --ignore-requires-python --no-binary obp "obp==0.5.7"
+	# wrk drives the HTTP load benchmark (serve_load.py falls back to an httpx client without it)
+	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk || \
+		echo "wrk not installed: benchmarks/serve_load.py will use its httpx client"
 	@echo "benchmarks: $(VENV)/bin/python benchmarks/<script>.py (see benchmarks/README.md)"
 
 clean:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -96,8 +96,7 @@ class _Guard:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(endpoint=endpoint, method=scope.get("method", ""),
-                                        status=str(status[0])).observe(time.perf_counter() - t0)
+            self.metrics.observe_request(endpoint, scope.get("method", ""), status[0], time.perf_counter() - t0)
 
 
 def _field(loc: tuple) -> str:
@@ -131,6 +130,28 @@ async def _watch(app: FastAPI, interval: float) -> None:
                 log.exception("reload after a change in %s failed", holder.current.path)
 
 
+def _limit_threads(threads: int) -> Callable[[], None]:
+    """Hold BLAS/OpenMP (process-wide) and numba (this thread: the one running async endpoints) to ``threads``.
+
+    Returns the function that restores the previous limits (at shutdown: an app built in a
+    test process leaves that process as it found it).
+    """
+    if not threads:
+        return lambda: None
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=threads)
+    numba_before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+    def restore() -> None:
+        limiter.restore_original_limits()
+        numba.set_num_threads(numba_before)
+
+    return restore
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app: load the model, open the event log and the state store, mount the routers."""
     from shortlist import __version__
@@ -145,9 +166,11 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_watch(app, settings.watch_interval_s)) if settings.watch_interval_s else None
+        restore_threads = _limit_threads(settings.threads)
         try:
             yield
         finally:
+            restore_threads()
             if task is not None:
                 task.cancel()
             event_log.close()

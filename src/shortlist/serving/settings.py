@@ -63,6 +63,10 @@ class Settings(BaseModel):
     non_interaction_types: list[str] = Field(default_factory=lambda: ["impression", "reward", "feedback"])
     #: poll the model folder every N seconds and swap when its pipeline.json changes (0 = off)
     watch_interval_s: float = Field(default=0.0, ge=0)
+    #: BLAS / OpenMP / numba threads of each worker process while it serves (0 = the libraries'
+    #: defaults). A request is a few ms of small operations: a thread team costs more than it
+    #: saves, and spinning threads of several workers fight over the cores.
+    threads: int = Field(default=1, ge=0, le=256)
     log_level: str = "info"
 
     def resolved_events_db(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,6 +43,27 @@ class Metrics:
         self.reloads = Counter("shortlist_model_reloads_total", "Model swaps", ["outcome"], registry=r)
         self.fallbacks = Counter("shortlist_recommend_fallback_total", "Responses padded by popular items",
                                  registry=r)
+        # labelled children by label values: ``labels()`` validates and locks on every call,
+        # a dict lookup does not (a dozen observations per request on the hot path)
+        self._latency_children: dict[tuple[str, str, int], Any] = {}
+        self._stage_children: dict[str, Any] = {}
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Add one HTTP request to the latency histogram."""
+        key = (endpoint, method, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self.latency.labels(endpoint=endpoint, method=method, status=str(status))
+            if len(self._latency_children) < 4096:  # the method is the client's word: bound the cache
+                self._latency_children[key] = child
+        child.observe(seconds)
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """Add one pipeline stage run to the stage histogram."""
+        child = self._stage_children.get(stage)
+        if child is None:
+            child = self._stage_children[stage] = self.stage.labels(stage=stage)
+        child.observe(seconds)
 
     def set_version(self, version: str) -> None:
         """Expose ``version`` as the one served."""
