@@ -199,6 +199,7 @@ def test_partial_fit_with_new_users_and_items():
     model = ALS(factors=8, iterations=15, regularization=1.0, alpha=2.0, progress=False).fit(data)
     before_users = model.user_factors_.copy()
     before_items = model.item_factors_.copy()
+    model.fold_in_users(data.matrix[:2])  # caches Y^T Y of the 30 items: partial_fit must drop it
     # two new users, each in one community, and a new item liked by community-2 users
     rows = [(100, i) for i in range(8)] + [(101, i) for i in range(15, 23)]
     rows += [(u, 500) for u in range(20, 32)] + [(101, 500)]
@@ -213,6 +214,7 @@ def test_partial_fit_with_new_users_and_items():
     touched = model.users_.index(np.array([100, 101, 25]))
     np.testing.assert_allclose(model.user_factors_[touched], model.fold_in_users(model.train_[touched]),
                                atol=1e-5)
+    np.testing.assert_allclose(model._item_gram(), model.item_factors_.T @ model.item_factors_, rtol=1e-5, atol=1e-6)
     rec = model.recommend([100, 101], k=5)
     assert np.all(rec.item_indices[0] < 15) and np.all(rec.item_indices[1] >= 15)
     sim = model.similar_items([500], k=5)

@@ -166,8 +166,23 @@ class ALS(FactorModel):
         return (conf.indptr.astype(np.int64), conf.indices.astype(np.int32, copy=False),
                 conf.data, self._row_regularization(rows))
 
+    def _item_gram(self) -> np.ndarray:
+        """``Y^T Y`` of the current item factors, cached for user fold-ins.
+
+        A fold-in of one user would otherwise spend ~10 ms of its time re-multiplying a
+        100k x 64 item matrix that has not changed. The cache is keyed by the array itself:
+        fitting, ``partial_fit`` and loading all install a new item array, which invalidates
+        it (edit ``item_factors_`` in place only by assigning a new array).
+        """
+        fixed = self.item_factors_
+        cached = getattr(self, "_gram_cache", None)
+        if cached is None or cached[0] is not fixed:
+            cached = (fixed, np.ascontiguousarray(fixed.T @ fixed, np.float32))
+            self._gram_cache = cached
+        return cached[1]
+
     def _solve(self, rows: sp.csr_matrix | tuple, axis: str, out: np.ndarray | None = None,
-               exact: bool = True) -> np.ndarray:
+               exact: bool = True, gram: np.ndarray | None = None) -> np.ndarray:
         """Minimise the objective over the rows' vectors with the other side fixed.
 
         ``axis="user"``: rows are users over the model's items (the user step / user
@@ -178,7 +193,8 @@ class ALS(FactorModel):
         indptr, indices, conf, reg = rows if isinstance(rows, tuple) else self._prepare(rows, axis)
         if out is None:
             out = np.zeros((indptr.shape[0] - 1, fixed.shape[1]), np.float32)
-        gram = np.ascontiguousarray(fixed.T @ fixed, np.float32)  # BLAS sgemm
+        if gram is None:
+            gram = np.ascontiguousarray(fixed.T @ fixed, np.float32)  # BLAS sgemm
         n_blocks = max(1, min(out.shape[0], 8 * numba.get_num_threads()))
         solve_rows(indptr, indices, conf, fixed, gram, float(self.w0), reg, out, bool(exact),
                    int(self.cg_steps), n_blocks)
@@ -265,7 +281,7 @@ class ALS(FactorModel):
         """User vectors minimising the ALS objective for given rows (n, n_items), items fixed."""
         self._check_fitted()
         with self._threads():
-            return self._solve(self._as_rows(rows, axis="user"), "user")
+            return self._solve(self._as_rows(rows, axis="user"), "user", gram=self._item_gram())
 
     def fold_in_items(self, cols: sp.csr_matrix | Interactions) -> np.ndarray:
         """Item vectors minimising the ALS objective for given rows (n, n_users), users fixed."""
