@@ -141,6 +141,11 @@ def test_every_source_returns_valid_unique_unexcluded_items_within_quota(world, 
         assert not set(c.items[:2].tolist()) & set(extra.items.tolist())
         big = source(req, 50)
         np.testing.assert_array_equal(big.items[: len(c)], c.items)  # quota cuts the same ranking
+        # the pipeline's path: one complete exclusion set handed to every source as is
+        full = np.unique(np.concatenate([sorted(banned), c.items[:2]]).astype(np.int64))
+        direct = source.generate_excluding(req, 50, full)
+        np.testing.assert_array_equal(direct.items, extra.items)
+        np.testing.assert_array_equal(direct.scores, extra.scores)
 
 
 def test_embedding_known_and_anonymous_user_match_numpy(world):

@@ -30,8 +30,12 @@ def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recomm
 
 
 def run_sources(sources: list[Any], request: Request, exclude: np.ndarray) -> list[Candidates]:
-    """Each source's candidates (seen and excluded items never proposed)."""
-    return [src(request, src.quota, exclude) for src in sources]
+    """Each source's candidates; ``exclude`` (sorted, unique) is the request's whole exclusion set.
+
+    It already holds seen items, history and ``request.exclude``, so each source uses it as is
+    instead of rebuilding and merging its own copy.
+    """
+    return [src.generate_excluding(request, src.quota, exclude) for src in sources]
 
 
 def merge(spec: PipelineSpec, results: list[Candidates]) -> Candidates:

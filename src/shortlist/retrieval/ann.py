@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.models._kernels.topk import topk
 from shortlist.retrieval._kernels import rescore_rows
 
 try:  # faiss is the ``ann`` extra; the exact kind works without it
@@ -310,10 +309,11 @@ class ANNIndex:
         if fetch == k:
             return lab, np.where(lab >= 0, dist, -np.inf).astype(np.float32)
         exact = rescore_rows(self._vectors, lab, q)
-        none = np.zeros(q.shape[0] + 1, np.int64)
-        pos, val = topk(exact, k, none, none[:0])
-        idx = np.take_along_axis(lab, np.maximum(pos, 0), axis=1)
-        return np.where(pos >= 0, idx, -1), val
+        # a full sort of refine * k values beats a heap here: the rows are short
+        pos = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+        val = np.take_along_axis(exact, pos, axis=1)
+        idx = np.take_along_axis(lab, pos, axis=1)
+        return np.where(np.isfinite(val), idx, -1), val
 
     def _scan(self, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Exact search over all rows or the given ones (numpy matmul + argpartition)."""

@@ -89,6 +89,8 @@ class Candidates:
 
     def sorted(self) -> "Candidates":
         """Best score first (ties: lower item index first, for determinism)."""
+        if (np.diff(self.scores) < 0).all():  # already strictly decreasing (ANN output; NaN fails)
+            return self
         return self.take(np.lexsort((self.items, -self.scores)))
 
     def top(self, n: int) -> "Candidates":

@@ -137,10 +137,17 @@ class CandidateSource(KeywordParams):
         excluded = self.excluded(request)
         if exclude is not None and np.size(exclude):
             excluded = unique_sorted(np.concatenate((excluded, np.asarray(exclude, np.int64).ravel())))
-        items, scores = self._generate(request, int(n), excluded)
-        return self._candidates(items, scores, excluded, int(n))
+        return self.generate_excluding(request, int(n), excluded)
 
     generate = __call__
+
+    def generate_excluding(self, request: Request, k: int, excluded: np.ndarray) -> Candidates:
+        """At most ``k`` candidates, none in ``excluded``: a sorted, unique int64 array that
+        already holds everything this request excludes (a pipeline computes it once for all
+        its sources: seen items, history and ``request.exclude``)."""
+        self._check_fitted()
+        items, scores = self._generate(request, k, excluded)
+        return self._candidates(items, scores, excluded, k)
 
     def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw (items, scores), any order, possibly with excluded or surplus items (override)."""
