@@ -341,7 +341,8 @@ class Pipeline:
 def _top(c: Candidates, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
     if len(c) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    if not (np.diff(c.scores) > 0).any():  # stages hand over sorted candidates: skip the sort
+    s = c.scores
+    if not (s[1:] > s[:-1]).any():  # stages hand over sorted candidates: skip the sort
         return c.items[:n], c.scores[:n]
     order = np.lexsort((c.items, -c.scores))[:n]
     return c.items[order], c.scores[order]

@@ -89,7 +89,8 @@ class Candidates:
 
     def sorted(self) -> "Candidates":
         """Best score first (ties: lower item index first, for determinism)."""
-        if (np.diff(self.scores) < 0).all():  # already strictly decreasing (ANN output; NaN fails)
+        s = self.scores
+        if (s[1:] < s[:-1]).all():  # already strictly decreasing (ANN output; NaN fails)
             return self
         return self.take(np.lexsort((self.items, -self.scores)))
 
