@@ -6,20 +6,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.helpers import API_KEY, event, make_app, train_tiny
+from tests.serving.helpers import API_KEY, event, make_app
 
 AUTH = {"X-API-Key": API_KEY}
 
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return train_tiny(tmp_path_factory.mktemp("pipe") / "v1")
-
-
-@pytest.fixture
-def client(model_dir, tmp_path):
-    with TestClient(make_app(model_dir, tmp_path)) as c:
-        yield c
 
 
 def _ids(resp) -> list:

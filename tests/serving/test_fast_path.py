@@ -7,20 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
-
-from tests.serving.helpers import make_app, train_tiny
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return train_tiny(tmp_path_factory.mktemp("pipe") / "v1")
-
-
-@pytest.fixture
-def client(model_dir, tmp_path):
-    with TestClient(make_app(model_dir, tmp_path)) as c:
-        yield c
 
 
 def test_dump_json_matches_stdlib_and_converts_numpy():
