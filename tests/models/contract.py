@@ -86,6 +86,17 @@ class RecommenderContract:
         np.testing.assert_array_equal(a.item_indices, b.item_indices)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
 
+    def test_file_from_another_format_version(self, fitted, tmp_path):
+        import json
+
+        path = fitted.save(tmp_path / "m")
+        meta_file = next(p for p in path.iterdir() if p.suffix == ".json")
+        meta = json.loads(meta_file.read_text())
+        meta["format_version"] = meta["format_version"] + 1
+        meta_file.write_text(json.dumps(meta))
+        with pytest.raises(ModelFileError, match="model format version .* retrain"):
+            Recommender.load(path)
+
     def test_corrupted_file(self, fitted, tmp_path):
         path = fitted.save(tmp_path / "m")
         npz = path / "arrays.npz"

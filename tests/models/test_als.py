@@ -303,3 +303,25 @@ def test_fold_in_matches_normal_training_on_movielens():
     b = np.nanmean(ranking_metrics(top_trained, relevant, 10)["ndcg"])
     assert b > 0.4
     assert abs(a - b) / b < 0.02
+
+
+def test_fill_cold_items_takes_the_group_mean_and_refreshes_fold_in():
+    """Items nobody touched get the mean vector of trained items in their group (else the global mean)."""
+    data = block_interactions(seed=3)  # users 0..39, items 0..29, communities of items 0..14 / 15..29
+    n_items = data.n_items
+    groups = np.where(np.arange(n_items) < 15, 0, 1)
+    # drop every interaction with items 3 and 20: they become cold
+    keep = ~np.isin(data.item_index, [3, 20])
+    cold_data = data.subset(keep)
+    model = ALS(factors=8, iterations=10, regularization=1.0, progress=False).fit(cold_data)
+    model.fold_in_users(cold_data.matrix[:2])  # caches Y^T Y of the unfilled factors
+    groups[20] = 7  # a group with no trained member: global mean
+    filled = model.fill_cold_items(groups)
+    assert filled.tolist() == [3, 20]
+    y = model.item_factors_
+    warm = np.setdiff1d(np.arange(n_items), [3, 20])
+    np.testing.assert_allclose(y[3], y[warm[warm < 15]].mean(axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(y[20], y[warm].mean(axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model._item_gram(), y.T @ y, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError, match="one entry per item"):
+        model.fill_cold_items(groups[:5])

@@ -479,9 +479,11 @@ class FactorModel(Recommender):
         counts = np.bincount(self.train_.indices, minlength=len(self.items_))
         cold = np.flatnonzero(counts == 0)
         warm = counts > 0
-        global_mean = self.item_factors_[warm].mean(axis=0) if warm.any() else 0.0
+        factors = self.item_factors_.copy()  # a new array: models may cache what they derive from the old one
+        global_mean = factors[warm].mean(axis=0) if warm.any() else 0.0
         for g in np.unique(groups[cold]):
             members = warm & (groups == g) & (g >= 0)
-            vec = self.item_factors_[members].mean(axis=0) if members.any() else global_mean
-            self.item_factors_[cold[groups[cold] == g]] = vec
+            vec = factors[members].mean(axis=0) if members.any() else global_mean
+            factors[cold[groups[cold] == g]] = vec
+        self.item_factors_ = factors
         return cold
