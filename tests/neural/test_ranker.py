@@ -163,3 +163,33 @@ def test_residual_errors():
         DeepFMRanker(accept_z=-2)
     with pytest.raises(ConfigError, match="base_feature=3 must be a feature name"):
         DeepFMRanker(base_feature=3)
+
+
+def test_value_model_with_deepfm_heads(tmp_path):
+    """learner='deepfm': one log-loss DeepFM head per objective; probabilities combine with the weights."""
+    from shortlist.ranking import ValueModel
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 4)).astype(np.float32)
+    click = (x[:, 0] + 0.3 * rng.normal(size=3000) > 0.5).astype(np.float32)
+    hide = (x[:, 1] > 1.0).astype(np.float32)
+    names = ["a", "b", "c", "d"]
+    vm = ValueModel(objectives={"click": 1.0, "hide": -2.0}, learner="deepfm",
+                    deepfm={"epochs": 8, "hidden": [16], "batch_size": 256}).fit(
+        x, {"click": click, "hide": hide}, names)
+    preds = vm.predict(x)
+    for name, y in (("click", click), ("hide", hide)):
+        p = preds[name]
+        assert np.all((p >= 0) & (p <= 1))
+        # each head ranks its own positives above its negatives (AUC by pairwise comparison)
+        pos, neg = p[y > 0], p[y == 0]
+        auc = (pos[:, None] > neg[None, :]).mean()
+        assert auc > 0.85, (name, auc)
+    np.testing.assert_allclose(vm.score(x), preds["click"] - 2.0 * preds["hide"], rtol=1e-5, atol=1e-6)
+    vm.save(tmp_path / "vm")
+    loaded = ValueModel(objectives={"click": 1.0, "hide": -2.0}, learner="deepfm").load_models(tmp_path / "vm", {})
+    np.testing.assert_allclose(loaded.score(x), vm.score(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="learner='xgboost' is not supported"):
+        ValueModel(objectives={"click": 1.0}, learner="xgboost")
+    with pytest.raises(ConfigError, match="set learner = 'deepfm'"):
+        ValueModel(objectives={"click": 1.0}, deepfm={"epochs": 2})

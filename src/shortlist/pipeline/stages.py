@@ -17,6 +17,7 @@ from shortlist.errors import ConfigError
 from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import StageSpec
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
+from shortlist.ranking.deepfm import deepfm_ranker_class
 
 __all__ = ["PREVIOUS", "Stage", "build_stage", "standardise"]
 
@@ -55,7 +56,7 @@ class Stage:
             elif self.kind == "lightgbm":
                 self.scorer = LambdaMARTRanker(**params)
             elif self.kind == "deepfm":
-                self.scorer = _deepfm_ranker()(**params)
+                self.scorer = deepfm_ranker_class()(**params)
             elif self.kind == "value-model":
                 self.labels = params.pop("labels", {})
                 self.scorer = ValueModel(**params)
@@ -123,23 +124,13 @@ class Stage:
         if self.kind == "lightgbm":
             self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.params)
         elif self.kind == "deepfm":
-            self.scorer = _deepfm_ranker().load(folder / f"stage-{self.name}.deepfm", **self.params)
+            self.scorer = deepfm_ranker_class().load(folder / f"stage-{self.name}.deepfm", **self.params)
         elif self.kind == "value-model":
             self.scorer.load_models(folder / f"stage-{self.name}", extra.get("constants", {}))
         elif self.kind == "linear":
             with np.load(folder / f"stage-{self.name}.npz", allow_pickle=False) as npz:
                 self.scorer.set_state({k: npz[k] for k in npz.files}, extra["feature_names"])
 
-
-def _deepfm_ranker() -> type:
-    """The DeepFM ranker class (needs torch: the ``neural`` extra)."""
-    try:
-        from shortlist.neural import DeepFMRanker
-    except ImportError as exc:
-        raise ConfigError(
-            f"stage kind 'deepfm' needs PyTorch ({exc}); install it with pip install 'shortlist[neural]'"
-        ) from None
-    return DeepFMRanker
 
 
 def build_stage(spec: StageSpec, models: dict[str, Recommender]) -> Stage:

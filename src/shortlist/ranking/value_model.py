@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, NotFittedError
+from shortlist.ranking.deepfm import deepfm_ranker_class
 from shortlist.ranking.gbdt import LambdaMARTRanker
 
 __all__ = ["ValueModel"]
@@ -16,20 +18,46 @@ __all__ = ["ValueModel"]
 class ValueModel:
     """``value = sum_o weight_o * P(objective_o | features)``.
 
-    One gradient-boosted binary classifier per objective (e.g. click, long watch, like,
-    hide); negative weights penalise objectives such as hide. Probabilities keep the
-    objectives on one scale, so weights read as "how much is a like worth vs a click".
+    One binary head per objective (e.g. click, long watch, like, hide): a gradient-boosted
+    classifier (``learner="lightgbm"``) or a DeepFM over the candidate rows trained with log
+    loss (``learner="deepfm"``, parameters in ``deepfm``; needs the ``neural`` extra).
+    Negative weights penalise objectives such as hide. Probabilities keep the objectives on
+    one scale, so weights read as "how much is a like worth vs a click".
     """
 
+    LEARNERS = ("lightgbm", "deepfm")
+
     def __init__(self, *, objectives: Mapping[str, float], n_estimators: int = 200,
-                 learning_rate: float = 0.05, num_leaves: int = 31, seed: int = 0) -> None:
+                 learning_rate: float = 0.05, num_leaves: int = 31, seed: int = 0,
+                 learner: str = "lightgbm", deepfm: Mapping[str, Any] | None = None) -> None:
         if not objectives:
             raise ConfigError("a value model needs at least one objective, e.g. objectives={click=1.0}")
+        if learner not in self.LEARNERS:
+            raise ConfigError(f"value model learner={learner!r} is not supported; use 'lightgbm' or 'deepfm'")
+        if deepfm and learner != "deepfm":
+            raise ConfigError("value model: deepfm parameters were given but learner is "
+                              f"{learner!r}; set learner = 'deepfm' or drop them")
         self.objectives = dict(objectives)
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.seed = seed
+        self.learner = learner
+        self.deepfm = dict(deepfm or {})
+
+    def _head(self) -> Any:
+        """An untrained binary classifier of the chosen learner."""
+        if self.learner == "deepfm":
+            params = {"seed": self.seed, **self.deepfm, "loss": "bce"}
+            return deepfm_ranker_class()(**params)
+        return LambdaMARTRanker(objective="binary", n_estimators=self.n_estimators,
+                                learning_rate=self.learning_rate, num_leaves=self.num_leaves, seed=self.seed)
+
+    def _probability(self, head: Any, features: np.ndarray) -> np.ndarray:
+        raw = head.score(features)
+        if self.learner == "deepfm":  # DeepFM scores are logits
+            return (1.0 / (1.0 + np.exp(-raw.astype(np.float64)))).astype(np.float32)
+        return raw
 
     def fit(self, features: np.ndarray, labels: Mapping[str, np.ndarray],
             feature_names: Sequence[str]) -> "ValueModel":
@@ -38,16 +66,14 @@ class ValueModel:
         if missing:
             raise DataError(f"value model: no labels for objectives {sorted(missing)}; "
                             f"labels were given for {sorted(labels)}")
-        self.models_: dict[str, LambdaMARTRanker] = {}
+        self.models_: dict[str, Any] = {}
         self.constant_: dict[str, float] = {}
         for name in self.objectives:
             y = (np.asarray(labels[name]) > 0).astype(np.float32)
             if y.min() == y.max():  # degenerate objective: predict its constant rate
                 self.constant_[name] = float(y[0]) if y.size else 0.0
                 continue
-            clf = LambdaMARTRanker(objective="binary", n_estimators=self.n_estimators,
-                                   learning_rate=self.learning_rate, num_leaves=self.num_leaves, seed=self.seed)
-            self.models_[name] = clf.fit(features, y, np.asarray([len(y)]), feature_names=feature_names)
+            self.models_[name] = self._head().fit(features, y, np.asarray([len(y)]), feature_names=feature_names)
         return self
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -55,7 +81,7 @@ class ValueModel:
         if not hasattr(self, "models_"):
             raise NotFittedError("value model is not trained; call fit(...) first")
         n = np.asarray(features).shape[0]
-        out = {name: m.score(features) for name, m in self.models_.items()}
+        out = {name: self._probability(m, features) for name, m in self.models_.items()}
         out.update({name: np.full(n, c, np.float32) for name, c in self.constant_.items()})
         return out
 
@@ -68,17 +94,23 @@ class ValueModel:
             total += np.float32(w) * preds[name]
         return total
 
+    def _path(self, folder: Path, name: str) -> Path:
+        return folder / (f"objective-{name}.deepfm" if self.learner == "deepfm" else f"objective-{name}.txt")
+
     def save(self, folder: str | Path) -> None:
-        """One LightGBM text file per objective."""
+        """One file per objective (LightGBM text, or a DeepFM model folder)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, m in self.models_.items():
-            m.save(folder / f"objective-{name}.txt")
+            m.save(self._path(folder, name))
 
     def load_models(self, folder: str | Path, constants: Mapping[str, float]) -> "ValueModel":
         """Restore classifiers saved by :meth:`save` (constants come from the pipeline's JSON)."""
         folder = Path(folder)
         self.constant_ = dict(constants)
-        self.models_ = {name: LambdaMARTRanker.load(folder / f"objective-{name}.txt", objective="binary")
+        load = (deepfm_ranker_class().load if self.learner == "deepfm"
+                else lambda path: LambdaMARTRanker.load(path, objective="binary"))
+        self.models_ = {name: load(self._path(folder, name))
                         for name in self.objectives if name not in self.constant_}
         return self
+
