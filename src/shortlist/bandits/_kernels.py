@@ -25,18 +25,11 @@ def linear_scores(X: np.ndarray, theta: np.ndarray, P: np.ndarray, slots: np.nda
     ``P[s]`` is ``Ainv_s`` packed by :func:`pack_upper`, so each arm costs one contiguous
     dot product of length ``d (d + 1) / 2`` with the packed ``x x^T``.
     """
-    d = X.shape[1]
     phi = np.empty(P.shape[1])
     for t in range(X.shape[0]):
         packed_outer_row(X, t, phi)
         for j in range(slots.shape[0]):
-            s = slots[j]
-            mu = 0.0
-            for i in range(d):
-                mu += X[t, i] * theta[s, i]
-            q = 0.0
-            for i in range(phi.shape[0]):
-                q += phi[i] * P[s, i]
+            mu, q = mean_and_form(X, t, theta, P, slots[j], phi)
             mean[t, j] = mu
             sd[t, j] = np.sqrt(max(q, 0.0))
 
@@ -60,13 +53,7 @@ def ucb_best(X: np.ndarray, theta: np.ndarray, P: np.ndarray, slots: np.ndarray,
         top = -np.inf
         arg = 0
         for j in range(slots.shape[0]):
-            s = slots[j]
-            mu = 0.0
-            for i in range(d):
-                mu += X[t, i] * theta[s, i]
-            q = 0.0
-            for i in range(phi.shape[0]):
-                q += phi[i] * P[s, i]
+            mu, q = mean_and_form(X, t, theta, P, slots[j], phi)
             v = mu + alpha * np.sqrt(max(q, 0.0))
             if v > top:
                 top = v
@@ -74,6 +61,19 @@ def ucb_best(X: np.ndarray, theta: np.ndarray, P: np.ndarray, slots: np.ndarray,
         best[t, 0] = arg
         score[t, 0] = top
     return True
+
+
+@nb.njit(cache=True, inline="always")
+def mean_and_form(X: np.ndarray, t: int, theta: np.ndarray, P: np.ndarray, s: int,
+                  phi: np.ndarray) -> tuple[float, float]:  # pragma: no cover - jitted
+    """``x_t . theta_s`` and ``x_t^T Ainv_s x_t`` (``phi`` = packed ``x_t x_t^T``, ``P[s]`` = packed ``Ainv_s``)."""
+    mu = 0.0
+    for i in range(X.shape[1]):
+        mu += X[t, i] * theta[s, i]
+    q = 0.0
+    for i in range(phi.shape[0]):
+        q += phi[i] * P[s, i]
+    return mu, q
 
 
 @nb.njit(cache=True, inline="always")

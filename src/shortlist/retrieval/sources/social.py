@@ -15,6 +15,7 @@ from shortlist.retrieval.sources.base import (
     SourceConfig,
     SourceContext,
     aggregate,
+    gather_rows,
     unique_sorted,
 )
 from shortlist.retrieval.types import Request
@@ -81,11 +82,5 @@ class SocialSource(CandidateSource):
     def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         friends = self.friends(request)
         r = self.recent_
-        starts, stops = r.indptr[friends], r.indptr[friends + 1]
-        lengths = stops - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        pos = np.arange(total) + offsets
-        return aggregate(r.items[pos], self.item_weights_[pos])
+        items, weights = gather_rows(r.indptr, r.items, self.item_weights_, friends, np.ones(friends.size))
+        return aggregate(items, weights)
