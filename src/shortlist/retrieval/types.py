@@ -88,7 +88,10 @@ class Candidates:
         )
 
     def sorted(self) -> "Candidates":
-        """Best score first (ties: lower item index first, for determinism)."""
+        """Best score first (ties: lower item index first, for determinism).
+
+        Returns ``self`` when the scores already strictly decrease, a reordered copy otherwise.
+        """
         s = self.scores
         if (s[1:] < s[:-1]).all():  # already strictly decreasing (ANN output; NaN fails)
             return self
