@@ -78,6 +78,15 @@ def test_linear_scorer_solves_logistic_regression():
     np.testing.assert_allclose(fixed.score(x), (x[:, 0] - x[:, 0].mean()) / x[:, 0].std(), rtol=1e-4, atol=1e-5)
     with pytest.raises(ConfigError, match="unknown features"):
         LinearScorer(weights={"zzz": 1.0}).fit(x, y, ["a", "b", "c", "d"])
+    # scores with missing values: a NaN feature sits at its column mean (adds nothing)
+    xn = x[:50].astype(np.float32)
+    xn[::3, 1] = np.nan
+    xn[::7, 2] = np.nan
+    z = (xn.astype(np.float64) - model.mean_) / model.scale_
+    expect = np.where(np.isnan(z), 0.0, z) @ model.coef_ + model.intercept_
+    np.testing.assert_allclose(model.score(xn), expect, rtol=1e-6)
+    with pytest.raises(DataError, match="4 feature columns"):
+        model.score(xn[:, :3])
 
 
 def test_value_model_combines_objectives_with_weights():

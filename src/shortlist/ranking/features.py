@@ -98,6 +98,7 @@ class FeatureAssembler:
         ft = self.item_features
         self.bags_: dict[str, sp.csr_matrix] = {}
         self.groups_: dict[str, np.ndarray] = {}
+        self.n_groups_: dict[str, int] = {}
         self.numeric_: dict[str, np.ndarray] = {}
         if ft is not None:
             for col in self.bag_columns:
@@ -107,12 +108,14 @@ class FeatureAssembler:
                 self.bags_[col] = sp.csr_matrix(sp.diags(1 / norms) @ mat, dtype=np.float32)
             for col in self.group_columns:
                 self.groups_[col] = ft.categorical(col)[0]
+                self.n_groups_[col] = int(self.groups_[col].max(initial=-1)) + 1
             for col in self.numeric_columns:
                 self.numeric_[col] = ft.numeric(col).astype(np.float32)
             self.publish_ = (ft.numeric(self.publish_time_column).astype(np.float64)
                              if self.publish_time_column else None)
         else:
             self.publish_ = None
+        self.n_features_ = len(self.feature_names)
         return self
 
     @property
@@ -139,55 +142,59 @@ class FeatureAssembler:
             raise NotFittedError("FeatureAssembler is not fitted; call .fit(train_interactions) first")
         items = candidates.items
         n = items.size
-        cols: list[np.ndarray] = []
-        n_sources = np.zeros(n, np.float32)
+        # one preallocated matrix filled column by column (no per-column arrays to stack)
+        out = np.full((n, self.n_features_), np.nan, np.float32)
+        j = 0
+        n_sources = out[:, 2 * len(self.sources)]
+        n_sources[:] = 0
         for s in self.sources:
             sc = candidates.source_scores.get(s)
             rk = candidates.source_ranks.get(s)
-            cols.append(np.full(n, np.nan, np.float32) if sc is None else sc.astype(np.float32))
-            if rk is None:
-                cols.append(np.full(n, np.nan, np.float32))
-            else:
-                cols.append(np.where(rk >= 0, rk, np.nan).astype(np.float32))
-                n_sources += rk >= 0
-        cols.append(n_sources)
+            if sc is not None:
+                out[:, j] = sc
+            if rk is not None:
+                listed = rk >= 0
+                np.copyto(out[:, j + 1], rk, where=listed)
+                n_sources += listed
+            j += 2
+        j += 1
         hist_items, hist_w = history_row(request, self.train_)
-        for name, model in self.scorers.items():
+        for model in self.scorers.values():
             raw = self._model_scores(model, request, items, hist_items, hist_w)
-            cols += [raw, *_within_request(raw)]
-        cols.append(self.log_popularity_[items])
-        act = self.user_activity_[request.user_index] if request.known_user else np.log1p(hist_items.size)
-        cols.append(np.full(n, act, np.float32))
+            out[:, j] = raw
+            out[:, j + 1], out[:, j + 2] = _within_request(raw)
+            j += 3
+        out[:, j] = self.log_popularity_[items]
+        out[:, j + 1] = self.user_activity_[request.user_index] if request.known_user else np.log1p(hist_items.size)
         now = request.now if request.now is not None else getattr(self, "now_", None)
         if self.last_seen_ is not None and now is not None:
-            cols.append(((now - self.last_seen_[items]) / 86400.0).astype(np.float32))
-        else:
-            cols.append(np.full(n, np.nan, np.float32))
+            out[:, j + 2] = (now - self.last_seen_[items]) / 86400.0
+        j += 3
         if self.publish_time_column:
-            cols.append(((now - self.publish_[items]) / 86400.0).astype(np.float32) if now is not None
-                        else np.full(n, np.nan, np.float32))
+            if now is not None:
+                out[:, j] = (now - self.publish_[items]) / 86400.0
+            j += 1
         for c in self.numeric_columns:
-            cols.append(self.numeric_[c][items])
+            out[:, j] = self.numeric_[c][items]
+            j += 1
         for c in self.group_columns:
             codes = self.groups_[c]
             hc = codes[hist_items]
             hc = hc[hc >= 0]
             if hc.size:
-                share = np.bincount(hc, minlength=int(codes.max()) + 1).astype(np.float32) / hc.size
+                share = np.bincount(hc, minlength=self.n_groups_[c]).astype(np.float32) / hc.size
                 ic = codes[items]
-                cols.append(np.where(ic >= 0, share[np.maximum(ic, 0)], np.nan).astype(np.float32))
-            else:
-                cols.append(np.full(n, np.nan, np.float32))
+                out[:, j] = np.where(ic >= 0, share[np.maximum(ic, 0)], np.nan)
+            j += 1
         for c in self.bag_columns:
             bag = self.bags_[c]
             if hist_items.size:
                 profile = np.asarray(bag[hist_items].T @ hist_w).ravel()
                 norm = np.linalg.norm(profile)
                 profile = profile / norm if norm > 0 else profile
-                cols.append(np.asarray(bag[items] @ profile).ravel().astype(np.float32))
-            else:
-                cols.append(np.full(n, np.nan, np.float32))
-        return np.column_stack(cols).astype(np.float32) if cols else np.zeros((n, 0), np.float32)
+                out[:, j] = np.asarray(bag[items] @ profile).ravel()
+            j += 1
+        return out
 
     def _model_scores(self, model: Recommender, request: Request, items: np.ndarray,
                       hist_items: np.ndarray, hist_w: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from shortlist.ranking.trees import TreeEnsemble
 
 __all__ = ["LambdaMARTRanker", "groups_from_ids"]
 
@@ -131,9 +132,19 @@ class LambdaMARTRanker:
             raise DataError(f"ranker expects {len(self.feature_names_)} feature columns, got {features.shape}")
         if features.shape[0] == 0:
             return np.zeros(0, np.float32)
-        raw = self.booster_.predict(features, num_iteration=self.best_iteration_, num_threads=1)
+        trees = self._trees()
+        raw = (trees.predict(features) if trees is not None
+               else self.booster_.predict(features, num_iteration=self.best_iteration_, num_threads=1))
         base = self._base(features)
         return (raw if base is None else raw + base).astype(np.float32)
+
+    def _trees(self) -> TreeEnsemble | None:
+        """The booster compiled for fast scoring (once per booster), or None when not covered."""
+        key = (id(self.booster_), self.best_iteration_)
+        if getattr(self, "_trees_key", None) != key:
+            self._trees_cache = TreeEnsemble.from_booster(self.booster_, self.best_iteration_)
+            self._trees_key = key
+        return self._trees_cache
 
     def _base(self, features: np.ndarray) -> np.ndarray | None:
         """Starting scores from ``base_feature`` (NaN -> its lowest value), or None."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, NotFittedError
+from shortlist.ranking._kernels import linear_scores
 
 __all__ = ["LinearScorer"]
 
@@ -70,7 +71,11 @@ class LinearScorer:
         """One score per row."""
         if not hasattr(self, "coef_"):
             raise NotFittedError("LinearScorer is not fitted; call fit(...) first")
-        return (self._standardize(np.asarray(features, np.float64)) @ self.coef_ + self.intercept_).astype(np.float32)
+        x = np.asarray(features)
+        if x.ndim != 2 or x.shape[1] != self.coef_.size:
+            raise DataError(f"linear scorer expects {self.coef_.size} feature columns, got shape {x.shape}")
+        return linear_scores(x, self.mean_.astype(np.float64), self.scale_.astype(np.float64),
+                             self.coef_.astype(np.float64), float(self.intercept_))
 
     def state(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_,

@@ -19,6 +19,7 @@ from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.params import KeywordParams
+from shortlist.retrieval._kernels import select_candidates
 from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["CandidateSource", "RecentItems", "SourceConfig", "SourceContext", "config_error"]
@@ -168,22 +169,9 @@ class CandidateSource(KeywordParams):
     def _candidates(self, items: np.ndarray, scores: np.ndarray, excluded: np.ndarray,
                     k: int) -> Candidates:
         """Valid, non-excluded items (``_generate`` gives them unique), best ``k`` first."""
-        items = np.asarray(items, np.int64)
-        scores = np.asarray(scores, np.float32)
-        keep = (items >= 0) & (items < self.n_items_) & np.isfinite(scores)
-        if excluded.size:  # sorted and unique (see ``excluded``): a binary search per item
-            pos = np.minimum(np.searchsorted(excluded, items), excluded.size - 1)
-            keep &= excluded[pos] != items
-        items, scores = items[keep], scores[keep]
-        if items.size > k:
-            # cut to the k best before sorting; ties at the cut go to the lower item index
-            kth = np.partition(scores, items.size - k)[items.size - k]
-            above = scores > kth
-            tied = np.flatnonzero(scores == kth)
-            tied = tied[np.argsort(items[tied], kind="stable")][: k - int(above.sum())]
-            sel = np.concatenate((np.flatnonzero(above), tied))
-            items, scores = items[sel], scores[sel]
-        out = Candidates(items, scores).sorted()
+        items, scores = select_candidates(np.asarray(items, np.int64), np.asarray(scores, np.float32),
+                                          excluded, self.n_items_, k)
+        out = Candidates(items, scores)
         name = self.source_name
         out.source_scores[name] = out.scores.copy()
         out.source_ranks[name] = np.arange(len(out), dtype=np.int64)

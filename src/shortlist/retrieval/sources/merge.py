@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from shortlist.errors import ConfigError
-from shortlist.retrieval.sources.base import unique_inverse
+from shortlist.retrieval._kernels import fuse_columns
 from shortlist.retrieval.types import Candidates
 
 __all__ = ["MERGE_METHODS", "merge_candidates"]
@@ -64,24 +64,14 @@ def merge_candidates(results: Sequence[Candidates], weights: Mapping[str, float]
             out.source_scores[name] = np.zeros(0, np.float32)
             out.source_ranks[name] = np.zeros(0, np.int64)
         return out
-    items, inverse = unique_inverse(np.concatenate([col[1] for col in cols]))
-    ends = np.cumsum([col[1].size for col in cols])
-    fused = np.zeros(items.size, np.float64)
-    source_scores = {n: np.full(items.size, np.nan, np.float32) for n in names}
-    source_ranks = {n: np.full(items.size, -1, np.int64) for n in names}
-    for (name, its, scores, ranks), end in zip(cols, ends):
-        pos = inverse[end - its.size:end]
-        w = float(weights.get(name, 1.0))
-        if method == "rrf":
-            contrib = w / (c + ranks.astype(np.float64) + 1.0)
-        else:
-            s = scores.astype(np.float64)
-            span = s.max() - s.min() if s.size else 0.0
-            contrib = w * ((s - s.min()) / span if span > 0 else np.ones_like(s))
-        # an item listed twice under one name (two results with the same source) counts once
-        fresh = source_ranks[name][pos] < 0
-        fused[pos[fresh]] += contrib[fresh]
-        source_scores[name][pos[fresh]] = scores[fresh]
-        source_ranks[name][pos[fresh]] = ranks[fresh]
-    out = Candidates(items, fused.astype(np.float32), source_scores, source_ranks)
-    return out.sorted() if k is None else out.top(int(k))
+    slot = {name: i for i, name in enumerate(names)}
+    bounds = np.zeros(len(cols) + 1, np.int64)
+    bounds[1:] = np.cumsum([col[1].size for col in cols])
+    items, fused, scores, ranks = fuse_columns(
+        np.concatenate([col[1] for col in cols]),
+        np.concatenate([col[2] for col in cols]).astype(np.float32, copy=False),
+        np.concatenate([col[3] for col in cols]).astype(np.int64, copy=False),
+        bounds, np.array([slot[col[0]] for col in cols], np.int64),
+        np.array([float(weights.get(col[0], 1.0)) for col in cols], np.float64),
+        len(names), method == "rrf", float(c), int(bounds[-1]) if k is None else int(k))
+    return Candidates(items, fused, dict(zip(names, scores)), dict(zip(names, ranks)))
