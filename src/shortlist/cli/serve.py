@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
         if settings.state != "redis":
             raise ConfigError(f"--workers {settings.workers} needs state = 'redis' so that every worker sees "
                               "the same online state; pass --state redis or use --workers 1")
+        from shortlist.serving.workers import serve_workers
+
         # workers are separate processes: hand them the resolved settings
         settings.export_to_env()
-        uvicorn.run("shortlist.serving.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=False)
-        return 0
+        return serve_workers(settings)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0

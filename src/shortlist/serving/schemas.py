@@ -118,6 +118,8 @@ class HealthOut(BaseModel):
     loaded_at: float
     uptime_s: float
     events_logged: int
+    #: the answering server process (several run with ``--workers``)
+    pid: int
 
 
 class ReloadIn(_In):

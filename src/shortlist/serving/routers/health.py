@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, Request
@@ -19,4 +20,5 @@ def health(request: Request) -> HealthOut:
     st = request.app.state
     mv = st.holder.current
     return HealthOut(status="ok", model_version=mv.version, model_dir=str(mv.path), loaded_at=mv.loaded_at,
-                     uptime_s=time.time() - st.started_at, events_logged=st.event_log.last_seq())
+                     uptime_s=time.time() - st.started_at, events_logged=st.event_log.last_seq(),
+                     pid=os.getpid())

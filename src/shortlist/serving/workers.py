@@ -1,0 +1,121 @@
+"""Several server processes on one port, each with its own listening socket (SO_REUSEPORT).
+
+uvicorn's ``--workers`` shares one listening socket between processes: whichever worker
+wakes first accepts every connection waiting in the queue, so a few long-lived client
+connections (a load balancer's, a benchmark's) can all land on one process while the
+others idle. With ``SO_REUSEPORT`` each worker listens on a socket of its own and the
+kernel spreads new connections over them by a hash of the client address, the way nginx
+``reuseport`` and gunicorn ``--reuse-port`` do. Where the platform lacks it (or only
+shares the port without balancing, as outside Linux), :func:`serve_workers` falls back to
+uvicorn's shared socket.
+
+The supervisor restarts a worker that dies and stops all of them on SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+__all__ = ["reuseport_supported", "serve_workers"]
+
+log = logging.getLogger("shortlist.serving")
+APP = "shortlist.serving.app:app_from_env"
+#: a worker exiting sooner than this after its start counts as a failed start
+STARTUP_S = 300.0
+MAX_EARLY_EXITS = 3
+
+
+def reuseport_supported() -> bool:
+    """Whether the kernel balances connections over sockets sharing a port (Linux)."""
+    return hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
+
+
+def _socket(host: str, port: int, listen: bool) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    """One worker process: its own listening socket, one uvicorn server (settings from env)."""
+    import uvicorn
+
+    sock = _socket(host, port, listen=True)
+    config = uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_workers(settings: Any) -> int:
+    """Run ``settings.workers`` server processes on ``settings.host:settings.port``; block until stopped.
+
+    The settings must already be exported to the environment (``Settings.export_to_env``):
+    the workers rebuild them from there.
+    """
+    import uvicorn
+
+    if not reuseport_supported():
+        uvicorn.run(APP, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
+                    log_level=settings.log_level, access_log=False)
+        return 0
+    # holding a bound (not listening) socket reserves the port, also when port 0 picks one
+    anchor = _socket(settings.host, settings.port, listen=False)
+    port = anchor.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    stopping = False
+    started: dict[int, float] = {}
+
+    def start() -> Any:
+        proc = ctx.Process(target=_worker, args=(settings.host, port, settings.log_level), daemon=False)
+        proc.start()
+        started[proc.pid] = time.monotonic()
+        return proc
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    procs = [start() for _ in range(settings.workers)]
+    print(f"Shortlist serving on http://{settings.host}:{port} with {settings.workers} worker processes "
+          f"(pids {', '.join(str(p.pid) for p in procs)}); Ctrl+C stops", flush=True)
+    early_exits = 0
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, proc in enumerate(procs):
+                if proc.is_alive() or stopping:
+                    continue
+                # a worker that dies while starting will die again: give up instead of looping
+                early_exits = early_exits + 1 if time.monotonic() - started[proc.pid] < STARTUP_S else 0
+                if early_exits >= MAX_EARLY_EXITS:
+                    print(f"error: workers keep exiting during start-up (last exit code {proc.exitcode}); "
+                          "see the log above", file=sys.stderr, flush=True)
+                    return 1
+                log.warning("worker pid %s exited with code %s; starting a new one", proc.pid, proc.exitcode)
+                procs[i] = start()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()  # uvicorn finishes in-flight requests on SIGTERM
+        deadline = time.monotonic() + 30
+        for proc in procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        anchor.close()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    return 0
