@@ -153,3 +153,41 @@ def test_rows_ordered_by_bandit_and_filled_by_pipeline():
         assert set(ids) <= set(rows[row].tolist()) and len(ids) <= 3
         assert ids == [i for i in ranked if i in set(rows[row].tolist())][:3]  # pipeline order
     assert page.to_dict()["rows"][0]["row"] == "second"
+
+
+def test_load_reads_neighbour_tables_and_indexes_instead_of_rebuilding(tmp_path, monkeypatch):
+    spec = {
+        "name": "stored", "k": 5,
+        "models": {"als": {"kind": "als", "params": {"factors": 8, "iterations": 3}}},
+        "sources": [
+            {"name": "emb", "kind": "embedding", "model": "als", "index": "hnsw", "quota": 15},
+            {"name": "i2i", "kind": "item-to-item", "model": "als", "index": "hnsw", "quota": 15},
+            {"name": "users", "kind": "similar-users", "model": "als", "quota": 10},
+        ],
+    }
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    pipe.save(tmp_path / "p")
+    stored = sorted(p.name for p in (tmp_path / "p" / "sources").iterdir())
+    assert stored == ["emb.ann", "i2i.neighbours.npz", "store.json", "users.neighbours.npz", "users.user_ann"]
+
+    import shortlist.retrieval.ann as ann
+    import shortlist.retrieval.sources.collaborative as collaborative
+
+    def refuse(*_a, **_k):
+        raise AssertionError("rebuilt on load")
+
+    monkeypatch.setattr(collaborative, "neighbour_table", refuse)
+    monkeypatch.setattr(ann.ANNIndex, "build", refuse)
+    loaded = Pipeline.load(tmp_path / "p")
+    for user in (0, 7, 45):
+        a, b = pipe.recommend(user), loaded.recommend(user)
+        assert a.item_ids == b.item_ids
+        np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(loaded.sources_[1].neighbor_ids_, pipe.sources_[1].neighbor_ids_)
+    # a folder saved before sources were stored still loads (by rebuilding them)
+    monkeypatch.undo()
+    import shutil
+
+    shutil.rmtree(tmp_path / "p" / "sources")
+    assert Pipeline.load(tmp_path / "p").recommend(7).item_ids == pipe.recommend(7).item_ids

@@ -11,14 +11,16 @@ from shortlist.errors import ConfigError
 from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import PipelineSpec
 from shortlist.retrieval.sources import SourceContext, build_source, merge_candidates
+from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["build_sources", "run_sources", "merge", "build_rules"]
 
 
-def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recommender]) -> list[Any]:
-    """Instantiate and fit every declared source, in order."""
-    context = SourceContext.from_dataset(dataset, models)
+def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recommender],
+                  store: SourceStore | None = None) -> list[Any]:
+    """Instantiate and fit every declared source, in order (expensive parts through ``store``)."""
+    context = SourceContext.from_dataset(dataset, models, store=store)
     out = []
     for i, s in enumerate(spec.sources):
         config = s.model_dump(exclude={"kind", "weight"}, exclude_unset=True)

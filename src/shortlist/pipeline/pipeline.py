@@ -27,6 +27,7 @@ from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
 from shortlist.ranking.features import FeatureAssembler
+from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["Pipeline", "Response", "UPTO"]
@@ -99,12 +100,15 @@ class Pipeline:
             numeric_columns=fs.numeric_columns, publish_time_column=fs.publish_time_column,
         ).fit(dataset.interactions)
 
-    def _build(self, dataset: Dataset, models: dict[str, Recommender]) -> dict[str, Any]:
+    def _build(self, dataset: Dataset, models: dict[str, Recommender],
+               store: SourceStore | None = None) -> dict[str, Any]:
+        store = store if store is not None else SourceStore()
         return {
             "dataset": dataset,
             "models": models,
-            "sources": build_sources(self.spec, dataset, models),
+            "sources": build_sources(self.spec, dataset, models, store),
             "assembler": self._assemble(dataset, models),
+            "store": store,
         }
 
     # -- fitting -----------------------------------------------------------------------
@@ -142,6 +146,7 @@ class Pipeline:
         self.dataset_ = dataset
         self.models_ = parts["models"]
         self.sources_ = parts["sources"]
+        self.source_store_ = parts["store"]
         self.assembler_ = parts["assembler"]
         self.rules_ = build_rules(self.spec, self.dataset_)
         self.users_ = self.dataset_.interactions.users
@@ -311,6 +316,8 @@ class Pipeline:
         self.dataset_.save(folder / "data")
         for name, m in self.models_.items():
             m.save(folder / "models" / name)
+        # neighbour tables and ANN indexes: loading then skips rebuilding them
+        self.source_store_.save(folder / "sources")
         extras = {st.name: st.save(folder) for st in self.stages_}
         meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(exclude_unset=True),
                 "stages": extras, "saved_at": time.time()}
@@ -333,7 +340,9 @@ class Pipeline:
         pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]
         for st in pipe.stages_:
             st.load(folder, meta["stages"].get(st.name, {}))
-        pipe._install(pipe._build(dataset, models), dataset)
+        stored = folder / "sources" / "store.json"
+        store = SourceStore(folder / "sources") if stored.exists() else None  # older folders: rebuild
+        pipe._install(pipe._build(dataset, models, store), dataset)
         pipe.version_ = folder.name
         return pipe
 

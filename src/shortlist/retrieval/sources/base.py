@@ -38,14 +38,20 @@ class SourceContext:
     item_features: FeatureTable | None = None
     user_features: FeatureTable | None = None
     social: sp.csr_matrix | None = None
+    #: expensive fitted values (neighbour tables, ANN indexes) recorded or read back (see store.py)
+    store: Any = None
+
+    def cached(self, source: str, key: str, compute: Any) -> Any:
+        """``compute()`` for source ``source``'s value ``key``, through the store when there is one."""
+        return compute() if self.store is None else self.store.get(source, key, compute)
 
     @classmethod
     def from_dataset(cls, dataset: Any, models: dict[str, Any] | None = None,
-                     interactions: Interactions | None = None) -> SourceContext:
+                     interactions: Interactions | None = None, store: Any = None) -> SourceContext:
         """Context from a :class:`~shortlist.data.Dataset` (``interactions`` overrides, e.g. a train split)."""
         data = dataset.interactions if interactions is None else interactions
         return cls(data, dict(models or {}), dataset.item_features,
-                   dataset.user_features, dataset.social)
+                   dataset.user_features, dataset.social, store)
 
     def model(self, name: str | None, *, source: str) -> Any:
         """The fitted model called ``name`` (``None`` -> ``None``)."""

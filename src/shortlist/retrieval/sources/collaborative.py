@@ -63,8 +63,8 @@ class ItemToItemSource(CandidateSource):
 
     def _fit(self, context: SourceContext) -> None:
         model = context.model(self.model, source=self.source_name)
-        self.neighbor_ids_, self.neighbor_sims_ = neighbour_table(
-            model, self.seen_, "item", self.n_neighbors, index=self.index, index_params=self.index_params)
+        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", lambda: neighbour_table(
+            model, self.seen_, "item", self.n_neighbors, index=self.index, index_params=self.index_params))
         self.recent_ = RecentItems(context.interactions, self.n_recent)
 
     def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,8 +119,8 @@ class SimilarUsersSource(CandidateSource):
         from shortlist.retrieval.ann import ANNIndex
 
         model = context.model(self.model, source=self.source_name)
-        self.neighbor_ids_, self.neighbor_sims_ = neighbour_table(
-            model, self.seen_, "user", self.n_neighbors, index=self.index, index_params=self.index_params)
+        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", lambda: neighbour_table(
+            model, self.seen_, "user", self.n_neighbors, index=self.index, index_params=self.index_params))
         binary = sp.csr_matrix(self.seen_, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
         self._binary_t = binary.T.tocsr()  # items x users: a history row selects its users
@@ -128,7 +128,8 @@ class SimilarUsersSource(CandidateSource):
         self._factor_model = model if isinstance(model, FactorModel) else None
         self._user_ann = None
         if self._factor_model is not None:
-            self._user_ann = ANNIndex(self.index, "cosine", **self.index_params).build(model.user_factors_)
+            self._user_ann = context.cached(self.source_name, "user_ann", lambda: ANNIndex(
+                self.index, "cosine", **self.index_params).build(model.user_factors_))
 
     def neighbours(self, request: Request) -> tuple[np.ndarray, np.ndarray]:
         """(user indices, similarities) of the request's nearest training users."""

@@ -66,7 +66,8 @@ class EmbeddingSource(CandidateSource):
                 f"items but the interactions have {self.n_items_}; fit it on the same data")
         self.model_ = model
         try:
-            self.ann_ = ANNIndex(self.index, self.metric, **self.index_params).build(model.item_factors_)
+            self.ann_ = context.cached(self.source_name, "ann", lambda: ANNIndex(
+                self.index, self.metric, **self.index_params).build(model.item_factors_))
         except TypeError as exc:
             raise ConfigError(f"source {self.source_name!r}: bad index_params {self.index_params!r} ({exc}); "
                               "valid keys: M, ef_construction, ef_search, nlist, nprobe, pq_m, refine, threads, seed") from None
