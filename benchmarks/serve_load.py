@@ -434,7 +434,7 @@ def main() -> None:
     if args.pipeline_requests:
         from shortlist.pipeline import Pipeline
 
-        p = Pipeline.load(model_dir)  # builds the sources: tens of seconds on 100k items
+        p = Pipeline.load(model_dir)
         users, items = p.users_.ids.tolist(), p.items_.ids.tolist()
     else:
         from shortlist.data.dataset import Dataset

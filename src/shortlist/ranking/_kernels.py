@@ -42,7 +42,7 @@ def score_trees(columns: np.ndarray, tree_nodes: np.ndarray, leaf_base: np.ndarr
             th, nl, zd, dl, clear = threshold[nd], nan_left[nd], zero_default[nd], default_left[nd], node_mask[nd]
             for r in range(n):
                 x = col[r]
-                isnan = x != x
+                isnan = np.isnan(x)
                 tiny = (x >= -ZERO) & (x <= ZERO)
                 x = np.float32(0.0) if tiny else x
                 iszero = zd & tiny
@@ -67,7 +67,7 @@ def linear_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, coe
         acc = intercept
         for j in range(d):
             x = np.float64(features[r, j])
-            if x == x:
+            if not np.isnan(x):
                 acc += coef[j] * ((x - mean[j]) / scale[j])
         out[r] = acc
     return out

@@ -34,12 +34,12 @@ class TreeEnsemble:
         self.sigmoid = sigmoid
 
     @classmethod
-    def from_booster(cls, booster: Any, num_iteration: int | None = None) -> "TreeEnsemble | None":
+    def from_booster(cls, booster: Any, num_iteration: int | None = None) -> TreeEnsemble | None:
         """Compile a booster's first ``num_iteration`` trees; None when the model is not covered."""
         return cls.from_model_string(booster.model_to_string(num_iteration=num_iteration or -1))
 
     @classmethod
-    def from_model_string(cls, text: str) -> "TreeEnsemble | None":
+    def from_model_string(cls, text: str) -> TreeEnsemble | None:
         """Compile LightGBM's text model format; None when the model is not covered."""
         header, _, body = text.partition("\nTree=")
         head = _key_values(header.splitlines())
