@@ -83,3 +83,17 @@ def test_merge_matches_reference(seed: int, method: str, k: int | None) -> None:
                 assert got.source_scores[name][pos] == np.float32(first[(name, i)][0])
             else:
                 assert got.source_ranks[name][pos] == -1 and np.isnan(got.source_scores[name][pos])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30))
+def test_best_first_matches_lexsort(seed: int, k: int) -> None:
+    from shortlist.retrieval._kernels import best_first
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    items = rng.permutation(1000)[:n].astype(np.int64)
+    scores = rng.choice(np.array([-1.5, -0.0, 0.0, 0.25, 3.0, np.nan], np.float32), n)
+    got = best_first(scores, items, k)
+    expect = np.lexsort((items, -scores))[:k]
+    assert got.tolist() == expect.tolist()

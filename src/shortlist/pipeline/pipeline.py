@@ -28,7 +28,8 @@ from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
 from shortlist.ranking.features import FeatureAssembler
 from shortlist.retrieval.sources.store import SourceStore
-from shortlist.retrieval.types import Candidates, Request
+from shortlist.retrieval._kernels import best_first
+from shortlist.retrieval.types import Request
 
 __all__ = ["Pipeline", "Response", "UPTO"]
 
@@ -204,7 +205,7 @@ class Pipeline:
             scored, kept = [], []
             for items, x, labs, u, prev in rows:
                 s = np.asarray(st.score(st.inputs(x, prev), u, items), np.float32)
-                top = np.lexsort((items, -s))[: st.budget]
+                top = best_first(s, np.asarray(items, np.int64), st.budget)
                 sub = {k: v[top] for k, v in labs.items()}
                 scored.append((items, x, labs, u, s))
                 if sub["relevant"].any():
@@ -250,7 +251,7 @@ class Pipeline:
         cands = merge(self.spec, results)
         t1 = time.perf_counter()
         trace.add(StageTrace("candidates", "sources", sum(len(r) for r in results), len(cands), (t1 - t0) * 1e3,
-                             *_top(cands), extra={"per_source": {r_name: len(r) for r_name, r in
+                             cands.items, cands.scores, extra={"per_source": {r_name: len(r) for r_name, r in
                                                                  zip([s.name for s in self.spec.sources], results)}}))
         if upto != "candidates" and self.stages_ and len(cands):
             t0 = time.perf_counter()
@@ -266,9 +267,10 @@ class Pipeline:
                 # cands.scores still hold the previous stage's scores (what a stacked stage reads)
                 cands.scores = st.score(st.inputs(x, cands.scores), request.user_index, cands.items,
                                         hist).astype(np.float32)
-                order = np.lexsort((cands.items, -cands.scores))[: st.budget]
+                order = best_first(cands.scores, cands.items, st.budget)
                 cands, x = cands.take(order), x[order]
-                trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3, *_top(cands)))
+                trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3,
+                                     cands.items, cands.scores))
         else:
             cands = cands.sorted()
         if upto == "rules":
@@ -345,16 +347,6 @@ class Pipeline:
         pipe._install(pipe._build(dataset, models, store), dataset)
         pipe.version_ = folder.name
         return pipe
-
-
-def _top(c: Candidates, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    if len(c) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    s = c.scores
-    if not (s[1:] > s[:-1]).any():  # stages hand over sorted candidates: skip the sort
-        return c.items[:n], c.scores[:n]
-    order = np.lexsort((c.items, -c.scores))[:n]
-    return c.items[order], c.scores[order]
 
 
 def _history_row(request: Request, n_items: int) -> sp.csr_matrix:

@@ -22,18 +22,40 @@ class StageTrace:
     n_in: int
     n_out: int
     ms: float
-    top_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    top_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    #: the stage's output items and scores, in any order (sorted only when shown: most traces
+    #: are never read, and a request should not pay for sorting each stage's output)
+    items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     drops: list[Drop] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def top(self, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best (items, scores) of the stage's output, best first (ties: lower item)."""
+        if self.items.size == 0:
+            return self.items, self.scores
+        s = self.scores
+        if not (s[1:] > s[:-1]).any():  # stages hand over sorted candidates
+            return self.items[:n], s[:n]
+        order = np.lexsort((self.items, -s))[:n]
+        return self.items[order], s[order]
+
+    @property
+    def top_items(self) -> np.ndarray:
+        """The 10 best items, best first."""
+        return self.top()[0]
+
+    @property
+    def top_scores(self) -> np.ndarray:
+        """Scores of :attr:`top_items`."""
+        return self.top()[1]
+
     def to_dict(self, items: Vocab, top: int = 10) -> dict[str, Any]:
         """JSON-ready form with external item ids."""
+        best, best_scores = self.top(top)
         out: dict[str, Any] = {
             "stage": self.stage, "kind": self.kind, "in": self.n_in, "out": self.n_out,
             "ms": round(self.ms, 3),
-            "top": [{"item_id": _py(i), "score": float(s)}
-                    for i, s in zip(items.lookup(self.top_items[:top]), self.top_scores[:top])],
+            "top": [{"item_id": _py(i), "score": float(s)} for i, s in zip(items.lookup(best), best_scores)],
         }
         if self.drops:
             out["dropped"] = [{"rule": d.stage, "reason": d.reason, "count": int(d.items.size),
@@ -68,9 +90,9 @@ class Trace:
         lines = []
         for s in self.stages:
             lines.append(f"{s.stage:<18} {s.kind:<12} {s.n_in:>6} -> {s.n_out:<6} {s.ms:7.3f} ms")
-            if s.top_items.size:
-                shown = ", ".join(f"{_py(i)} ({sc:.3f})" for i, sc in
-                                  zip(items.lookup(s.top_items[:top]), s.top_scores[:top]))
+            best, best_scores = s.top(top)
+            if best.size:
+                shown = ", ".join(f"{_py(i)} ({sc:.3f})" for i, sc in zip(items.lookup(best), best_scores))
                 lines.append(f"{'':<20}top: {shown}")
             for d in s.drops:
                 ids = ", ".join(str(_py(x)) for x in items.lookup(d.items[:5]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["fuse_columns", "rescore_rows", "select_candidates"]
+__all__ = ["best_first", "fuse_columns", "rescore_rows", "select_candidates"]
 
 
 @nb.njit(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
@@ -54,7 +54,7 @@ def _best_first_keys(scores: np.ndarray, items: np.ndarray) -> np.ndarray:
             if b < 0:
                 b = b ^ 0x7FFFFFFF
             high = np.uint64(b + 0x80000000)
-        keys[e] = (high << np.uint64(32)) | np.uint64(items[e])
+        keys[e] = (high << np.uint64(32)) | (np.uint64(items[e]) & np.uint64(0xFFFFFFFF))
     return keys
 
 
@@ -145,3 +145,9 @@ def select_candidates(items: np.ndarray, scores: np.ndarray, excluded: np.ndarra
         keep = keep[np.argsort(_best_first_keys(scores[keep], items[keep]))]
     keep = keep[:k]
     return items[keep], scores[keep]
+
+
+@nb.njit(cache=True, nogil=True)
+def best_first(scores: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best entries by (score descending, item ascending); NaN last."""
+    return np.argsort(_best_first_keys(scores, items))[:k]

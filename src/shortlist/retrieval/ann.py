@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.retrieval._kernels import rescore_rows
+from shortlist.retrieval._kernels import best_first, rescore_rows
 
 try:  # faiss is the ``ann`` extra; the exact kind works without it
     import faiss
@@ -309,8 +309,8 @@ class ANNIndex:
         if fetch == k:
             return lab, np.where(lab >= 0, dist, -np.inf).astype(np.float32)
         exact = rescore_rows(self._vectors, lab, q)
-        # a full sort of refine * k values beats a heap here: the rows are short
-        pos = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+        # best k per row by exact score, ties to the lower row index (as the exact scan)
+        pos = np.stack([best_first(exact[r], lab[r], k) for r in range(lab.shape[0])])
         val = np.take_along_axis(exact, pos, axis=1)
         idx = np.take_along_axis(lab, pos, axis=1)
         return np.where(np.isfinite(val), idx, -1), val
