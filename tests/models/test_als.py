@@ -240,6 +240,18 @@ def test_bad_params_name_value_and_fix(params, name):
     assert "e.g." in str(info.value) or "use" in str(info.value)
 
 
+def test_small_fold_ins_run_serially_with_the_same_answer():
+    import numba
+
+    data = block_interactions(n_users=100, n_items=40, seed=5)
+    model = ALS(factors=8, iterations=5, progress=False).fit(data)
+    batch = model.fold_in_users(data.matrix)  # 100 rows: the thread team
+    before = numba.get_num_threads()
+    one_by_one = np.vstack([model.fold_in_users(data.matrix[u]) for u in range(5)])  # one thread each
+    assert numba.get_num_threads() == before  # the caller's thread count is restored
+    np.testing.assert_allclose(one_by_one, batch[:5], rtol=1e-5, atol=1e-6)
+
+
 def test_registry_and_save_load_keep_fold_in(tmp_path):
     model = create_model("als", {"factors": "6", "frequency_weighting": "0.5", "progress": "false"})
     assert isinstance(model, ALS) and model.factors == 6
