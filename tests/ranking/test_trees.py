@@ -9,6 +9,9 @@ import pytest
 from shortlist.ranking.gbdt import LambdaMARTRanker
 from shortlist.ranking.trees import TreeEnsemble
 
+#: LightGBM's OpenMP threads spin-wait; on a shared machine one thread is much faster
+ONE_THREAD = {"verbosity": -1, "num_threads": 1}
+
 
 def _data(n: int = 3000, d: int = 8, seed: int = 0, nan: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -53,7 +56,7 @@ def _probe(booster: lgb.Booster, x: np.ndarray, seed: int = 1) -> np.ndarray:
 def test_scores_equal_lightgbm(params: dict) -> None:
     x, y = _data()
     group = [100] * (len(y) // 100) if params["objective"] == "lambdarank" else None
-    booster = lgb.train({**params, "verbosity": -1, "min_data_in_leaf": 5}, lgb.Dataset(x, y, group=group), 40)
+    booster = lgb.train({**params, **ONE_THREAD, "min_data_in_leaf": 5}, lgb.Dataset(x, y, group=group), 40)
     trees = TreeEnsemble.from_booster(booster)
     assert trees is not None
     probe = _probe(booster, x)
@@ -66,7 +69,7 @@ def test_scores_equal_lightgbm(params: dict) -> None:
 def test_single_leaf_trees() -> None:
     x, _ = _data(200)
     y = np.ones(200)  # nothing to split on: every tree is one leaf
-    booster = lgb.train({"objective": "regression", "verbosity": -1}, lgb.Dataset(x, y), 5)
+    booster = lgb.train({"objective": "regression", **ONE_THREAD}, lgb.Dataset(x, y), 5)
     trees = TreeEnsemble.from_booster(booster)
     np.testing.assert_allclose(trees.predict(x), booster.predict(x), rtol=1e-12)
 
@@ -75,13 +78,13 @@ def test_uncovered_models_fall_back_to_lightgbm() -> None:
     x, y = _data(2000)
     xc = x.copy()
     xc[:, 3] = np.random.default_rng(0).integers(0, 5, len(xc))
-    cat = lgb.train({"objective": "regression", "verbosity": -1, "min_data_per_group": 5, "cat_smooth": 1},
+    cat = lgb.train({"objective": "regression", **ONE_THREAD, "min_data_per_group": 5, "cat_smooth": 1},
                     lgb.Dataset(xc, y + xc[:, 3] % 2, categorical_feature=[3]), 20)
     assert TreeEnsemble.from_booster(cat) is None
-    multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbosity": -1},
+    multi = lgb.train({"objective": "multiclass", "num_class": 3, **ONE_THREAD},
                       lgb.Dataset(x, (y + (x[:, 4] > 0)).astype(int)), 5)
     assert TreeEnsemble.from_booster(multi) is None
-    big = lgb.train({"objective": "regression", "num_leaves": 100, "min_data_in_leaf": 2, "verbosity": -1},
+    big = lgb.train({"objective": "regression", "num_leaves": 100, "min_data_in_leaf": 2, **ONE_THREAD},
                     lgb.Dataset(x, y + x[:, 5]), 3)
     assert TreeEnsemble.from_booster(big) is None
 
