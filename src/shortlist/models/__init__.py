@@ -6,6 +6,7 @@ from shortlist.models.ease import EASE
 from shortlist.models.item_knn import ItemKNN
 from shortlist.models.popularity import Popularity
 from shortlist.models.registry import available_models, create_model, model_class, register
+from shortlist.models.session_ease import SessionEASE
 from shortlist.models.sgd_mf import BPR, SGDMF, WARP, LogisticMF, WeightedMSEMF
 from shortlist.models.trending import Trending
 from shortlist.models.user_knn import UserKNN
@@ -14,17 +15,18 @@ __all__ = [
     "ALS",
     "BPR",
     "EASE",
-    "ItemKNN",
-    "Trending",
-    "UserKNN",
-    "LogisticMF",
     "SGDMF",
     "WARP",
-    "WeightedMSEMF",
     "FactorModel",
+    "ItemKNN",
+    "LogisticMF",
     "Popularity",
     "Recommendations",
     "Recommender",
+    "SessionEASE",
+    "Trending",
+    "UserKNN",
+    "WeightedMSEMF",
     "available_models",
     "create_model",
     "model_class",

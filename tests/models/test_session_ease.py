@@ -1,0 +1,158 @@
+"""Session EASE: contract, the time-weighted gram against a pair loop, weights against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shortlist.data import Interactions, load_dataset
+from shortlist.data.vocab import Vocab
+from shortlist.errors import ConfigError
+from shortlist.evaluation import evaluate_protocol
+from shortlist.models import EASE, Recommender
+from shortlist.models.session_ease import SessionEASE, cell_times
+from tests.conftest import block_interactions, shared_dataset
+from tests.models.contract import RecommenderContract
+
+
+def with_times(data: Interactions, seed: int = 0) -> Interactions:
+    """The same events, each user's spread over two sittings a day apart."""
+    rng = np.random.default_rng(seed)
+    n = data.n_events
+    second_sitting = rng.random(n) < 0.5
+    times = (1_000_000 + data.user_index.astype(np.int64) * 1_000_000 + second_sitting * 86_400
+             + rng.integers(0, 600, n))
+    return Interactions(data.users, data.items, data.user_index, data.item_index, data.value, times,
+                        weighting="binary")
+
+
+class TestSessionEASEContract(RecommenderContract):
+    def make_model(self):
+        return SessionEASE(time_scale=300, regularization=5.0)
+
+    @pytest.fixture
+    def data(self):
+        return with_times(block_interactions())
+
+
+class TestSessionEASEWithoutTimestampsContract(RecommenderContract):
+    def make_model(self):
+        return SessionEASE(regularization=5.0)
+
+
+# (user, item, time, value): one user's items are seconds to hours apart
+EVENTS = [
+    (0, 0, 0, 1.0), (0, 1, 10, 2.0), (0, 2, 9_000, 1.0), (0, 3, 9_100, 3.0),
+    (1, 0, 100, 1.0), (1, 1, 100, 1.0), (1, 4, 130, 2.0),
+    (2, 2, 0, 1.0), (2, 5, 6_000, 1.0), (2, 3, 20_000, 1.0), (2, 2, 20_010, 4.0),  # item 2 twice
+    (3, 4, 50, 1.0), (3, 5, 600, 2.0), (3, 1, 40, 1.0),                           # not in time order
+    (4, 3, 7, 1.0), (4, 0, 7_000, 1.0), (4, 5, 7_050, 5.0),
+]
+
+
+def events(weighting: str = "binary", rows=EVENTS) -> Interactions:
+    u, i, t, v = (np.asarray(c) for c in zip(*rows))
+    return Interactions(Vocab(range(5)), Vocab(range(6)), u, i, v.astype(np.float32), t.astype(np.int64),
+                        weighting=weighting)
+
+
+def brute_gram(data: Interactions, tau: float) -> np.ndarray:
+    """sum over users, over all pairs of their cells at most 10 tau apart, w_a w_b exp(-|t_a - t_b| / tau)."""
+    x = data.matrix.toarray().astype(np.float64)
+    last = {}
+    for u, i, t in zip(data.user_index, data.item_index, data.timestamp):
+        last[(u, i)] = max(last.get((u, i), -np.inf), t)
+    g = np.zeros((data.n_items, data.n_items))
+    for u in range(data.n_users):
+        cells = [i for i in range(data.n_items) if x[u, i] != 0]
+        for a in cells:
+            for b in cells:
+                dt = abs(last[(u, a)] - last[(u, b)])
+                if dt <= 10 * tau:
+                    g[a, b] += x[u, a] * x[u, b] * np.exp(-dt / tau)
+    return g
+
+
+def ease_from(g: np.ndarray, lam: float) -> np.ndarray:
+    p = np.linalg.inv(g + lam * np.eye(g.shape[0]))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+def test_cell_times_are_the_latest_event_of_each_cell():
+    data = events()
+    m = data.matrix
+    got = dict(zip(zip(np.repeat(np.arange(5), np.diff(m.indptr)), m.indices), cell_times(data, m)))
+    assert got[(2, 2)] == 20_010 and got[(3, 1)] == 40 and got[(0, 3)] == 9_100
+    assert len(got) == m.nnz == 16
+
+
+@pytest.mark.parametrize("weighting,tau,lam", [("binary", 60.0, 0.7), ("binary", 600.0, 3.0),
+                                               ("value", 60.0, 2.0)])
+def test_weights_and_scores_equal_numpy_closed_form(weighting, tau, lam):
+    data = events(weighting)
+    model = SessionEASE(time_scale=tau, regularization=lam).fit(data)
+    want = ease_from(brute_gram(data, tau), lam)
+    assert model.weights_.dtype == np.float32
+    np.testing.assert_allclose(model.weights_, want, rtol=1e-4, atol=1e-6)
+    x = data.matrix.toarray()
+    np.testing.assert_allclose(model.score_indices(np.arange(5)), x @ want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model._score_history(sp.csr_matrix(x[[0, 3]])), (x @ want)[[0, 3]],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_without_time_or_with_a_huge_time_scale_it_is_plain_ease():
+    data = events("value")
+    ease = EASE(regularization=2.0).fit(data).weights_
+    no_time = Interactions(data.users, data.items, data.user_index, data.item_index, data.value,
+                           weighting="value")
+    np.testing.assert_allclose(SessionEASE(time_scale=1e12, regularization=2.0).fit(data).weights_,
+                               ease, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(SessionEASE(time_scale=1.0, regularization=2.0).fit(no_time).weights_,
+                               ease, rtol=1e-5, atol=1e-7)
+
+
+def test_items_touched_apart_are_linked_less():
+    # items 0 and 3 share only user 4, 7,000 s apart; items 0 and 1 share two users within 10 s
+    data = events()
+    near = SessionEASE(time_scale=60.0, regularization=1.0).fit(data).weights_
+    far = SessionEASE(time_scale=1e9, regularization=1.0).fit(data).weights_
+    assert abs(far[0, 3]) > 1e-2
+    assert abs(near[0, 3]) < 0.2 * abs(far[0, 3])
+    assert near[0, 1] > 0.1
+
+
+def test_threshold_weighting_leaves_dropped_cells_out():
+    u, i = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    data = Interactions(Vocab(range(2)), Vocab(range(2)), u, i, np.array([5.0, 2.0, 4.0, 5.0]),
+                        np.array([0, 1, 0, 1]), weighting="threshold:4")
+    model = SessionEASE(time_scale=60.0, regularization=1.0).fit(data)
+    np.testing.assert_allclose(model.weights_, ease_from(brute_gram(data, 60.0), 1.0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "300", True, float("nan"), float("inf")])
+def test_bad_time_scale(bad):
+    with pytest.raises(ConfigError, match=r"time_scale must be .* got .*time_scale=300"):
+        SessionEASE(time_scale=bad).fit(events())
+
+
+def test_bad_regularization_is_checked_too():
+    with pytest.raises(ConfigError, match="regularization"):
+        SessionEASE(regularization=0).fit(events())
+
+
+def test_save_load_keeps_params_and_weights(tmp_path):
+    model = SessionEASE(time_scale=60.0, regularization=0.7).fit(events())
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    assert isinstance(loaded, SessionEASE)
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.weights_, model.weights_)
+
+
+def test_movielens_100k():
+    data = load_dataset(shared_dataset("ml-100k")).interactions
+    result = evaluate_protocol(SessionEASE(), data, "random-holdout:0.25", seed=42, k=10)
+    # measured 0.4748 (EASE 0.4826, ALS 0.4923 on the same split; it pays in a blend with ALS)
+    assert 0.465 < result["ndcg@10"] < 0.485
