@@ -147,7 +147,16 @@ def select_candidates(items: np.ndarray, scores: np.ndarray, excluded: np.ndarra
     return items[keep], scores[keep]
 
 
-@nb.njit(cache=True, nogil=True)
 def best_first(scores: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` best entries by (score descending, item ascending); NaN last."""
-    return np.argsort(_best_first_keys(scores, items))[:k]
+    """Positions of the ``k`` best entries by (score descending, item ascending); NaN last.
+
+    The keys are unique (items are), so a partition then a sort of the ``k`` kept is exact
+    and, for ``k`` well below the length, several times cheaper than sorting everything.
+    """
+    keys = _best_first_keys(scores, items)
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    if k < keys.size:
+        part = np.argpartition(keys, k - 1)[:k]
+        return part[np.argsort(keys[part])]
+    return np.argsort(keys)
