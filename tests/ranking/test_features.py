@@ -54,3 +54,32 @@ def test_anonymous_history_and_unfitted(data):
     fa.fit(data)
     x = fa.transform(Request(history=np.array([0])), Candidates(np.array([2]), np.array([1.0])))
     assert dict(zip(fa.feature_names, x[0]))["user_log_activity"] == pytest.approx(np.log1p(1))
+
+
+def test_within_request_matches_numpy_reference():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from shortlist.ranking.features import _within_request
+
+    def reference(values):
+        missing = np.isnan(values)
+        if values.size == 0 or missing.all():
+            return np.full(values.size, np.nan, np.float32), np.full(values.size, np.nan, np.float32)
+        present = values[~missing].astype(np.float64)
+        mu, sd = present.mean(), present.std()
+        z = ((values - mu) / (sd if sd > 0 else 1.0)).astype(np.float32)
+        order = np.argsort(np.where(missing, np.inf, -values), kind="stable")
+        rank = np.empty(values.size, np.float32)
+        rank[order] = np.arange(values.size, dtype=np.float32) / max(values.size - 1, 1)
+        return z, rank
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from([np.nan, -2.5, -0.0, 0.0, 1.0, 1.0, 3.25, 7.0]), max_size=30))
+    def check(values):
+        v = np.asarray(values, np.float32)
+        got, want = _within_request(v), reference(v)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+        np.testing.assert_array_equal(got[1], want[1])
+
+    check()

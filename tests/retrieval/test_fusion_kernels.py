@@ -97,3 +97,22 @@ def test_best_first_matches_lexsort(seed: int, k: int) -> None:
     got = best_first(scores, items, k)
     expect = np.lexsort((items, -scores))[:k]
     assert got.tolist() == expect.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10_000))
+def test_sum_neighbours_equals_bincount(seed: int) -> None:
+    from shortlist.retrieval._kernels import sum_neighbours
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(-1, 30, (20, 6)).astype(np.int64)  # -1: no neighbour
+    sims = rng.random((20, 6)).astype(np.float32)
+    rows = rng.choice(20, int(rng.integers(0, 8)), replace=False).astype(np.int64)
+    w = 0.9 ** np.arange(rows.size)
+    got_i, got_s = sum_neighbours(rows, w, ids, sims)
+    flat_i, flat_s = ids[rows].ravel(), (sims[rows] * w[:, None]).ravel()
+    ok = flat_i >= 0
+    want_i = np.unique(flat_i[ok])
+    want_s = np.bincount(np.searchsorted(want_i, flat_i[ok]), weights=flat_s[ok], minlength=want_i.size)
+    assert got_i.tolist() == want_i.tolist()
+    np.testing.assert_array_equal(got_s, want_s.astype(np.float32))

@@ -6,7 +6,9 @@ import numba as nb
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-__all__ = ["linear_scores", "score_trees"]
+from shortlist.retrieval._kernels import _best_first_keys
+
+__all__ = ["linear_scores", "score_trees", "zscore_and_rank"]
 
 #: LightGBM's ``kZeroThreshold``: |x| <= this counts as zero for ``missing_type=Zero``.
 ZERO = np.float32(1e-35)
@@ -71,3 +73,35 @@ def linear_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, coe
                 acc += coef[j] * ((x - mean[j]) / scale[j])
         out[r] = acc
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def zscore_and_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z-score (over the non-NaN values) and rank fraction (best = 0, NaN last) of each value.
+
+    Ties rank in input order. NaN values get a NaN z-score; all-NaN input gives NaN ranks.
+    """
+    n = values.size
+    z = np.full(n, np.nan, np.float32)
+    rank = np.full(n, np.nan, np.float32)
+    total, count = 0.0, 0
+    for i in range(n):
+        if not np.isnan(values[i]):
+            total += values[i]
+            count += 1
+    if count == 0:
+        return z, rank
+    mu = total / count
+    sq = 0.0
+    for i in range(n):
+        if not np.isnan(values[i]):
+            sq += (values[i] - mu) ** 2
+    sd = np.sqrt(sq / count)
+    sd = sd if sd > 0 else 1.0
+    for i in range(n):
+        z[i] = (values[i] - mu) / sd
+    order = np.argsort(_best_first_keys(values.astype(np.float32), np.arange(n)))
+    denom = max(n - 1, 1)
+    for r in range(n):
+        rank[order[r]] = r / denom
+    return z, rank

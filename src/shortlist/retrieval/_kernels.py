@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["best_first", "fuse_columns", "rescore_rows", "select_candidates"]
+__all__ = ["best_first", "fuse_columns", "rescore_rows", "select_candidates", "sum_neighbours"]
 
 
 @nb.njit(cache=True, fastmath={"reassoc", "nsz", "arcp", "contract"})
@@ -160,3 +160,38 @@ def best_first(scores: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
         part = np.argpartition(keys, k - 1)[:k]
         return part[np.argsort(keys[part])]
     return np.argsort(keys)
+
+
+@nb.njit(cache=True, nogil=True)
+def sum_neighbours(rows: np.ndarray, row_weights: np.ndarray, neighbor_ids: np.ndarray,
+                   neighbor_sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``score_i = sum_r row_weights[r] * sim(rows[r], i)`` over the rows' neighbour lists.
+
+    ``neighbor_ids`` / ``neighbor_sims`` are (n, n_neighbors) tables (id -1 = none). Returns
+    the distinct neighbour ids, ascending, and their float32 sums, added in input order
+    (as ``np.bincount`` does, so the result is bit-identical to it).
+    """
+    width = neighbor_ids.shape[1]
+    ids = np.empty(rows.size * width, np.int64)
+    vals = np.empty(rows.size * width, np.float64)
+    m = 0
+    for r in range(rows.size):
+        row = rows[r]
+        for j in range(width):
+            i = neighbor_ids[row, j]
+            if i >= 0:
+                ids[m] = i
+                vals[m] = row_weights[r] * neighbor_sims[row, j]
+                m += 1
+    order = np.argsort(ids[:m], kind="mergesort")
+    out_ids = np.empty(m, np.int64)
+    out_vals = np.empty(m, np.float64)
+    n = -1
+    for e in range(m):
+        i = ids[order[e]]
+        if n < 0 or out_ids[n] != i:
+            n += 1
+            out_ids[n] = i
+            out_vals[n] = 0.0
+        out_vals[n] += vals[order[e]]
+    return out_ids[:n + 1], out_vals[:n + 1].astype(np.float32)

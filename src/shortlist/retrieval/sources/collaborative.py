@@ -8,6 +8,7 @@ import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.retrieval._kernels import sum_neighbours
 from shortlist.retrieval.sources.base import (
     CandidateSource,
     RecentItems,
@@ -73,10 +74,7 @@ class ItemToItemSource(CandidateSource):
         if recent.size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         w = float(self.recency_decay) ** np.arange(recent.size)
-        ids = self.neighbor_ids_[recent].ravel()
-        sims = (self.neighbor_sims_[recent] * w[:, None]).ravel()
-        ok = ids >= 0
-        return aggregate(ids[ok], sims[ok])
+        return sum_neighbours(np.asarray(recent, np.int64), w, self.neighbor_ids_, self.neighbor_sims_)
 
 
 class SimilarUsersConfig(SourceConfig):
