@@ -28,12 +28,12 @@ Datasets are read from ``../shared/data``. Fit seconds on a shared machine are n
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import write_figures  # benchmarks/_shared.py (the script's folder is on sys.path)
 
 from shortlist.data import load_dataset, split_by_protocol
 from shortlist.data.dataset import Dataset
@@ -119,10 +119,7 @@ def main() -> None:
                          "deepfm_recall@10": b["recall@10"], "valid_base": r["valid_base"],
                          "valid_kept": r["valid_kept"], "best_epoch": r["best_epoch"],
                          "epochs_run": r["epochs_run"], "fit_seconds": r["fit_seconds"]})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deepfm_stage.json").write_text(json.dumps(rows, indent=2))
-    print(f"\nfigures: {out / 'deepfm_stage.json'}")
+    write_figures(args.out, "deepfm_stage", rows)
 
 
 if __name__ == "__main__":

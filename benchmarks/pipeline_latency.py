@@ -39,14 +39,16 @@ import copy
 import cProfile
 import hashlib
 import io
-import json
 import pstats
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _shared import (  # benchmarks/_shared.py (the script's folder is on sys.path)
+    cached_pipeline,
+    write_figures,
+)
 
 from shortlist.data.world import generate_world
 from shortlist.pipeline import Pipeline, load_spec
@@ -63,25 +65,14 @@ SIZES = {
 }
 
 
-def cached_pipeline(config: str, size: dict, seed: int, cache: Path) -> tuple[Path, float | None]:
+def fitted_pipeline(config: str, size: dict, seed: int, cache: Path) -> tuple[Path, float | None]:
     """The fitted pipeline's folder, reused when fitted from the same config, world and seed.
 
     Returns (folder, fit seconds or None when reused). A fit takes minutes on 100k items.
     """
     stamp = {"config_sha256": hashlib.sha256(Path(config).read_bytes()).hexdigest(), "world": size, "seed": seed}
-    folder, stamp_file = cache / "model", cache / "stamp.json"
-    if stamp_file.exists() and (folder / "pipeline.json").exists() and json.loads(stamp_file.read_text()) == stamp:
-        return folder, None
-    shutil.rmtree(cache, ignore_errors=True)
-    cache.mkdir(parents=True)
-    t0 = time.perf_counter()
-    data = generate_world("medium", seed=seed, **size).dataset()
-    pipe = Pipeline(load_spec(config)).fit(data, progress=False)
-    fit_s = time.perf_counter() - t0
-    pipe.save(cache / "model.partial")
-    (cache / "model.partial").rename(folder)
-    stamp_file.write_text(json.dumps(stamp, indent=1))
-    return folder, fit_s
+    return cached_pipeline(cache, stamp, lambda: Pipeline(load_spec(config)).fit(
+        generate_world("medium", seed=seed, **size).dataset(), progress=False))
 
 
 def exact_spec(spec: Any) -> Any:
@@ -213,7 +204,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     cache = Path(args.model_cache) if args.model_cache else out / f"latency-model-{'quick' if args.quick else 'full'}"
-    folder, fit_s = cached_pipeline(args.config, size, args.seed, cache)
+    folder, fit_s = fitted_pipeline(args.config, size, args.seed, cache)
     t0 = time.perf_counter()
     pipe = Pipeline.load(folder)  # measured as served: loaded from disk, as `shortlist serve` does
     load_s = time.perf_counter() - t0
@@ -253,8 +244,8 @@ def main() -> None:
     result = {"world": size | {"seed": args.seed}, "requests": n_req, "fit_seconds": fit_s, "load_seconds": load_s,
               "exact_sources_build_seconds": peer_build_s, "latency_ms": pct, "stage_p50_ms": stages,
               "recall": recall, "targets": TARGETS}
-    (out / "pipeline_latency.json").write_text(json.dumps(result, indent=2))
-    print(f"\nhistogram: {png}\nfigures:   {out / 'pipeline_latency.json'}")
+    print(f"\nhistogram: {png}")
+    write_figures(out, "pipeline_latency", result)
 
     missed = pct["ann"]["p50"] > TARGETS["p50"] or pct["ann"]["p99"] > TARGETS["p99"]
     if missed or args.profile:

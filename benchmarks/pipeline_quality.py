@@ -29,10 +29,11 @@ Datasets are read from ``../shared/data``. Fit seconds on a shared machine are n
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
+
+from _shared import write_figures  # benchmarks/_shared.py (the script's folder is on sys.path)
 
 from shortlist.data import load_dataset, split_by_protocol
 from shortlist.data.dataset import Dataset
@@ -115,10 +116,7 @@ def main() -> None:
                   + f"{ratio:>12.3f}{fit_s:>8.1f}")
             rows.append({"dataset": label, "stage": stage, **{m: metrics[m] for m in METRICS},
                          "ndcg_ratio": ratio, "fit_seconds": fit_s})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline_quality.json").write_text(json.dumps(rows, indent=2))
-    print(f"\nfigures: {out / 'pipeline_quality.json'}")
+    write_figures(args.out, "pipeline_quality", rows)
 
 
 if __name__ == "__main__":

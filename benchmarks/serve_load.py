@@ -51,6 +51,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _shared import cached_pipeline  # benchmarks/_shared.py (the script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).resolve().parent / "serve_load.lua"
@@ -118,19 +119,9 @@ def _fit(catalog: str, stamp: dict):
 def trained_model(catalog: str, config: str | None, seed: int, cache: Path) -> Path:
     """The pipeline folder for ``catalog``: reused from ``cache`` when trained with the same inputs."""
     stamp = _stamp(catalog, config, seed)
-    model, stamp_file = cache / "model", cache / "stamp.json"
-    if stamp_file.exists() and (model / "pipeline.json").exists() and json.loads(stamp_file.read_text()) == stamp:
-        print(f"reusing the pipeline trained in {model}")
-        return model
-    shutil.rmtree(cache, ignore_errors=True)
-    cache.mkdir(parents=True)
-    t0 = time.perf_counter()
-    pipe = _fit(catalog, stamp)
-    partial = cache / "model.partial"
-    pipe.save(partial)
-    partial.rename(model)
-    stamp_file.write_text(json.dumps(stamp, indent=1))
-    print(f"trained {catalog} ({len(pipe.items_)} items) in {time.perf_counter() - t0:.0f} s -> {model}")
+    model, seconds = cached_pipeline(cache, stamp, lambda: _fit(catalog, stamp))
+    print(f"reusing the pipeline trained in {model}" if seconds is None
+          else f"trained {catalog} in {seconds:.0f} s -> {model}")
     return model
 
 

@@ -106,9 +106,12 @@ def test_settings_default_to_one_thread(model_dir, tmp_path):
 
 def _bench_module():
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_load.py"
+    if str(path.parent) not in sys.path:  # as when run as a script: its helpers sit beside it
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("serve_load_bench", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
