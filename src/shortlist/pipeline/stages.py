@@ -17,6 +17,7 @@ from shortlist.errors import ConfigError
 from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import StageSpec
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
+from shortlist.ranking._kernels import zscore
 from shortlist.ranking.deepfm import deepfm_ranker_class
 
 __all__ = ["PREVIOUS", "Stage", "build_stage", "standardise"]
@@ -28,12 +29,7 @@ PREVIOUS = "previous_score"
 def standardise(scores: np.ndarray) -> np.ndarray:
     """Within-request z-score (non-finite -> NaN; a constant column -> zeros), as float32."""
     s = np.asarray(scores, np.float64)
-    s = np.where(np.isfinite(s), s, np.nan)
-    ok = np.isfinite(s)
-    if not ok.any():
-        return s.astype(np.float32)
-    mean, std = s[ok].mean(), s[ok].std()
-    return ((s - mean) / std if std > 0 else np.where(ok, 0.0, np.nan)).astype(np.float32)
+    return zscore(np.where(np.isfinite(s), s, np.nan))
 
 
 class Stage:

@@ -39,16 +39,6 @@ class StageTrace:
         order = np.lexsort((self.items, -s))[:n]
         return self.items[order], s[order]
 
-    @property
-    def top_items(self) -> np.ndarray:
-        """The 10 best items, best first."""
-        return self.top()[0]
-
-    @property
-    def top_scores(self) -> np.ndarray:
-        """Scores of :attr:`top_items`."""
-        return self.top()[1]
-
     def to_dict(self, items: Vocab, top: int = 10) -> dict[str, Any]:
         """JSON-ready form with external item ids."""
         best, best_scores = self.top(top)

@@ -8,7 +8,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from shortlist.retrieval._kernels import _best_first_keys
 
-__all__ = ["linear_scores", "score_trees", "zscore_and_rank"]
+__all__ = ["linear_scores", "score_trees", "zscore", "zscore_and_rank"]
 
 #: LightGBM's ``kZeroThreshold``: |x| <= this counts as zero for ``missing_type=Zero``.
 ZERO = np.float32(1e-35)
@@ -76,21 +76,17 @@ def linear_scores(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, coe
 
 
 @nb.njit(cache=True, nogil=True)
-def zscore_and_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """z-score (over the non-NaN values) and rank fraction (best = 0, NaN last) of each value.
-
-    Ties rank in input order. NaN values get a NaN z-score; all-NaN input gives NaN ranks.
-    """
+def zscore(values: np.ndarray) -> np.ndarray:
+    """float32 z-score over the non-NaN values (NaN stays NaN; a constant column gives zeros)."""
     n = values.size
     z = np.full(n, np.nan, np.float32)
-    rank = np.full(n, np.nan, np.float32)
     total, count = 0.0, 0
     for i in range(n):
         if not np.isnan(values[i]):
             total += values[i]
             count += 1
     if count == 0:
-        return z, rank
+        return z
     mu = total / count
     sq = 0.0
     for i in range(n):
@@ -100,6 +96,20 @@ def zscore_and_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sd = sd if sd > 0 else 1.0
     for i in range(n):
         z[i] = (values[i] - mu) / sd
+    return z
+
+
+@nb.njit(cache=True, nogil=True)
+def zscore_and_rank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`zscore` and rank fraction (best = 0, NaN last) of each value.
+
+    Ties rank in input order. All-NaN input gives NaN ranks.
+    """
+    n = values.size
+    z = zscore(values)
+    rank = np.full(n, np.nan, np.float32)
+    if np.isnan(values).all():
+        return z, rank
     order = np.argsort(_best_first_keys(values.astype(np.float32), np.arange(n)))
     denom = max(n - 1, 1)
     for r in range(n):

@@ -121,6 +121,7 @@ class LambdaMARTRanker:
         self.booster_ = lgb.train(self._params(), train_set, num_boost_round=self.n_estimators,
                                   valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
+        self._trees()  # compile for scoring now, not on the first request
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -181,4 +182,5 @@ class LambdaMARTRanker:
             raise ModelFileError(f"ranker file {path} is corrupted ({exc}); retrain") from exc
         model.feature_names_ = model.booster_.feature_name()
         model.best_iteration_ = model.booster_.current_iteration()
+        model._trees()  # compile for scoring now, not on the first request
         return model

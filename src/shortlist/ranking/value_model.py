@@ -113,4 +113,3 @@ class ValueModel:
         self.models_ = {name: load(self._path(folder, name))
                         for name in self.objectives if name not in self.constant_}
         return self
-

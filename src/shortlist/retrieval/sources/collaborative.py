@@ -64,8 +64,9 @@ class ItemToItemSource(CandidateSource):
 
     def _fit(self, context: SourceContext) -> None:
         model = context.model(self.model, source=self.source_name)
-        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", lambda: neighbour_table(
-            model, self.seen_, "item", self.n_neighbors, index=self.index, index_params=self.index_params))
+        table = lambda: neighbour_table(model, self.seen_, "item", self.n_neighbors,
+                                        index=self.index, index_params=self.index_params)
+        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", table)
         self.recent_ = RecentItems(context.interactions, self.n_recent)
 
     def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +118,9 @@ class SimilarUsersSource(CandidateSource):
         from shortlist.retrieval.ann import ANNIndex
 
         model = context.model(self.model, source=self.source_name)
-        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", lambda: neighbour_table(
-            model, self.seen_, "user", self.n_neighbors, index=self.index, index_params=self.index_params))
+        table = lambda: neighbour_table(model, self.seen_, "user", self.n_neighbors,
+                                        index=self.index, index_params=self.index_params)
+        self.neighbor_ids_, self.neighbor_sims_ = context.cached(self.source_name, "neighbours", table)
         binary = sp.csr_matrix(self.seen_, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
         self._binary_t = binary.T.tocsr()  # items x users: a history row selects its users
