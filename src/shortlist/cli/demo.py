@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-users", type=int, default=600, metavar="N",
                         help="evaluate the pipeline on a seeded sample of N test users (speed)")
     parser.add_argument("--serve", action="store_true",
-                        help="after training, serve the pipeline over HTTP on 127.0.0.1:8000 (Ctrl-C stops)")
+                        help="after training, serve the pipeline over HTTP on 127.0.0.1 (Ctrl-C stops)")
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
     parser.add_argument("--out", default="runs/demo", metavar="DIR", help="where the trained pipeline and report go")
 
 
@@ -85,21 +86,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"      shortlist serve --model-dir {out / 'pipeline'}")
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
     if args.serve:
-        return _serve(out / "pipeline", user)
+        return _serve(out / "pipeline", user, args.port)
     return 0
 
 
-def _serve(model_dir: Path, user: str) -> int:
+def _serve(model_dir: Path, user: str, port: int) -> int:
     """Serve the trained pipeline on loopback, printing where to look and what to send."""
     from shortlist.cli import serve
 
     _section("6. serving")
-    print("docs:   http://127.0.0.1:8000/docs")
-    print("try:    curl -s -X POST http://127.0.0.1:8000/recommend -H 'Content-Type: application/json' "
-          f"-d '{{\"user_id\": \"{user}\", \"k\": 5, \"explain\": true}}'")
+    print(f"docs:   http://127.0.0.1:{port}/docs")
+    print(f"try:    curl -s -X POST http://127.0.0.1:{port}/recommend -H 'Content-Type: application/json' "
+          f"-d '{{\"user_id\": \"{user}\", \"k\": 5, \"explain\": true}}'", flush=True)
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
-    return serve.run(parser.parse_args(["--model-dir", str(model_dir), "--port", "8000"]))
+    return serve.run(parser.parse_args(["--model-dir", str(model_dir), "--port", str(port)]))
 
 
 def _print_rows(rows: list[tuple[str, float, float, float, float]]) -> None:
