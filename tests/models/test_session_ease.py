@@ -8,9 +8,10 @@ import scipy.sparse as sp
 
 from shortlist.data import Interactions, load_dataset
 from shortlist.data.vocab import Vocab
-from shortlist.errors import ConfigError
+from shortlist.errors import ConfigError, DataError, ModelFileError
 from shortlist.evaluation import evaluate_protocol
 from shortlist.models import EASE, Recommender
+from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.models.session_ease import SessionEASE, cell_times
 from tests.conftest import block_interactions, shared_dataset
 from tests.models.contract import RecommenderContract
@@ -156,3 +157,79 @@ def test_movielens_100k():
     result = evaluate_protocol(SessionEASE(), data, "random-holdout:0.25", seed=42, k=10)
     # measured 0.4748 (EASE 0.4826, ALS 0.4923 on the same split; it pays in a blend with ALS)
     assert 0.465 < result["ndcg@10"] < 0.485
+
+
+def split_log(rows, cut):
+    """Events up to ``cut`` and after, each with only the users and items it mentions."""
+    def part(sel):
+        u, i, t, v = (np.asarray(c) for c in zip(*sel))
+        return Interactions(Vocab(np.unique(u)), Vocab(np.unique(i)), Vocab(np.unique(u)).index(u),
+                            Vocab(np.unique(i)).index(i), v.astype(np.float32), t.astype(np.int64),
+                            weighting="binary")
+    return part(rows[:cut]), part(rows[cut:])
+
+
+# the events of EVENTS plus a later batch with a new user (5), a new item (6), new cells of
+# old users and a second touch of one old cell (user 0, item 1) 40 s after the first
+LATER = [(5, 0, 9_050, 1.0), (5, 6, 9_060, 1.0), (0, 6, 9_200, 1.0), (1, 2, 160, 1.0),
+         (3, 6, 620, 1.0), (0, 1, 50, 1.0)]
+
+
+def whole_log_model(rows, tau, lam):
+    u, i, t, v = (np.asarray(c) for c in zip(*rows))
+    users, items = Vocab(np.unique(u)), Vocab(np.unique(i))
+    data = Interactions(users, items, users.index(u), items.index(i), v.astype(np.float32),
+                        t.astype(np.int64), weighting="binary")
+    return SessionEASE(time_scale=tau, regularization=lam).fit(data), data
+
+
+def test_partial_fit_keeps_time_and_equals_a_fit_on_the_whole_log(tmp_path):
+    rows = EVENTS + LATER[:-1]  # every later event touches a new cell
+    first, later = split_log(rows, len(EVENTS))
+    whole, data = whole_log_model(rows, 600.0, 0.7)
+    model = SessionEASE(time_scale=600.0, regularization=0.7).fit(first)
+    resumed = Recommender.load(model.save(tmp_path / "m"))
+    for m in (model, resumed):
+        m.partial_fit(later)
+        assert list(m.items_.ids) == list(whole.items_.ids) and list(m.users_.ids) == list(whole.users_.ids)
+        np.testing.assert_allclose(m.weights_, whole.weights_, rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(m.cell_times_, whole.cell_times_)
+    # and the time weighting is really there: plain EASE on the same cells differs
+    np.testing.assert_allclose(whole.weights_, ease_from(brute_gram(data, 600.0), 0.7), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(whole.weights_, EASE(regularization=0.7).fit(data).weights_, atol=1e-3)
+
+
+def test_partial_fit_takes_the_latest_time_of_a_cell_touched_again():
+    first, later = split_log(EVENTS + LATER, len(EVENTS))
+    model = SessionEASE(time_scale=600.0, regularization=0.7).fit(first).partial_fit(later)
+    m = model.train_
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    times = dict(zip(zip(model.users_.lookup(rows), model.items_.lookup(m.indices)), model.cell_times_))
+    assert times[(0, 1)] == 50 and times[(0, 0)] == 0 and times[(5, 6)] == 9_060
+    assert m[model.users_.index(np.array([0]))[0], model.items_.index(np.array([1]))[0]] == 2.0
+
+
+def test_partial_fit_without_time_is_plain_ease_and_mixing_is_refused(tmp_path):
+    first, later = split_log(EVENTS + LATER[:-1], len(EVENTS))
+    untimed = [Interactions(d.users, d.items, d.user_index, d.item_index, d.value, weighting="binary")
+               for d in (first, later)]
+    plain = SessionEASE(regularization=0.7).fit(untimed[0])
+    plain = Recommender.load(plain.save(tmp_path / "plain")).partial_fit(untimed[1])
+    ease = EASE(regularization=0.7).fit(untimed[0]).partial_fit(untimed[1])
+    np.testing.assert_allclose(plain.weights_, ease.weights_, rtol=1e-5, atol=1e-7)
+    timed = SessionEASE(regularization=0.7).fit(first)
+    with pytest.raises(DataError, match="fitted with timestamps.*pass Interactions with timestamp"):
+        timed.partial_fit(untimed[1])
+    np.testing.assert_array_equal(timed.train_.toarray(), first.matrix.toarray())  # nothing changed
+
+
+def test_a_folder_saved_without_cell_times_says_to_refit(tmp_path):
+    first, later = split_log(EVENTS, 10)
+    path = SessionEASE(regularization=0.7).fit(first).save(tmp_path / "m")
+    meta, arrays = read_model_dir(path)
+    write_model_dir(path, meta, {k: v for k, v in arrays.items() if k != "cell_times"})
+    model = Recommender.load(path)
+    np.testing.assert_array_equal(model.score_indices(np.arange(2)),
+                                  SessionEASE(regularization=0.7).fit(first).score_indices(np.arange(2)))
+    with pytest.raises(ModelFileError, match="without its cells' times.*fit it again"):
+        model.partial_fit(later)

@@ -129,12 +129,8 @@ class Recommender(KeywordParams):
         self._check_fitted()
         users = self.users_.extend(data.users.ids)
         items = self.items_.extend(data.items.ids)
-        new = Interactions(
-            users, items,
-            users.index(data.users.lookup(data.user_index)),
-            items.index(data.items.lookup(data.item_index)),
-            data.value, weighting=data.weighting, validate=False,
-        ).matrix
+        new = Interactions(users, items, *self._merged_indices(data, users, items),
+                           data.value, weighting=data.weighting, validate=False).matrix
         old = self.train_
         old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=old.shape)
         old.resize((len(users), len(items)))
@@ -143,6 +139,12 @@ class Recommender(KeywordParams):
         touched_users = np.unique(new.nonzero()[0])
         self._partial_fit(merged, users, items, touched_users, progress=progress)
         return self
+
+    @staticmethod
+    def _merged_indices(data: Interactions, users: Vocab, items: Vocab) -> tuple[np.ndarray, np.ndarray]:
+        """``data``'s user and item indices in the extended vocabularies of a partial fit."""
+        return (users.index(data.users.lookup(data.user_index)),
+                items.index(data.items.lookup(data.item_index)))
 
     def _partial_fit(self, merged: sp.csr_matrix, users: Vocab, items: Vocab,
                      touched_users: np.ndarray, *, progress: bool | None) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError
+from shortlist.data.vocab import Vocab
+from shortlist.errors import ConfigError, DataError, ModelFileError
 from shortlist.models._kernels.time_gram import add_time_gram
 from shortlist.models.ease import EASE
 from shortlist.models.registry import register
@@ -53,8 +54,11 @@ class SessionEASE(EASE):
     100K (random holdout): alone it scores like EASE, and in a z-score blend with ALS it
     adds about +0.008 ndcg@10 on validation and +0.004 on the test split (docs/pipeline.md).
 
-    ``partial_fit`` refits on the merged interaction matrix, which carries no timestamps,
-    so it falls back to plain EASE; call ``fit`` on the full event log to keep time.
+    The time of every cell is kept (``cell_times_``, saved with the model), so
+    ``partial_fit`` refits on the merged cells with each cell's latest time, old or new: the
+    result equals ``fit`` on the whole event log whenever old and new events touch
+    different cells (a cell touched again also adds its new weight to the old one, as in
+    every model's ``partial_fit``).
     """
 
     def __init__(self, *, time_scale: float = 300.0, regularization: float = 50.0,
@@ -73,11 +77,53 @@ class SessionEASE(EASE):
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         # EASE._fit factorises whatever _gram returns; the cell times are needed there
-        self._times = None if data.timestamp is None else cell_times(data, self.train_)
+        times = None if data.timestamp is None else cell_times(data, self.train_)
+        self._times = times
         try:
             super()._fit(data, progress=progress)
         finally:
             del self._times
+        #: time of each stored cell of ``train_`` (CSR order), None when fitted without time
+        self.cell_times_: np.ndarray | None = times
+
+    def partial_fit(self, data: Interactions, *, progress: bool | None = None) -> SessionEASE:
+        """Add events and refit on the merged cells, each at its latest time (old or new)."""
+        self._check_fitted()
+        if not hasattr(self, "cell_times_"):
+            raise ModelFileError(
+                "this session-ease model was saved without its cells' times, so new events cannot "
+                "be merged in time; fit it again on the full event log"
+            )
+        if self.cell_times_ is not None and data.timestamp is None:
+            raise DataError(
+                "this session-ease model was fitted with timestamps and weighs item pairs by the "
+                "time between them; the new events have none: pass Interactions with timestamp, "
+                "or fit a new model on data without timestamps (plain EASE)"
+            )
+        self._new_events = data
+        try:
+            super().partial_fit(data, progress=progress)
+        finally:
+            del self._new_events
+        return self
+
+    def _partial_fit(self, merged: sp.csr_matrix, users: Vocab, items: Vocab,
+                     touched_users: np.ndarray, *, progress: bool | None) -> None:
+        if self.cell_times_ is None:
+            super()._partial_fit(merged, users, items, touched_users, progress=progress)
+            return
+        # the old cells and the new events as one event list, mapped to the merged cells
+        old, new = self.train_, self._new_events
+        old_rows = np.repeat(np.arange(old.shape[0], dtype=np.int64), np.diff(old.indptr))
+        new_users, new_items = self._merged_indices(new, users, items)
+        events = Interactions(
+            users, items, np.concatenate([old_rows, new_users]),
+            np.concatenate([old.indices.astype(np.int64), new_items]),
+            timestamp=np.concatenate([self.cell_times_, new.timestamp]), validate=False,
+        )
+        coo = merged.tocoo()
+        self.fit(Interactions(users, items, coo.row, coo.col, coo.data, cell_times(events, merged),
+                              weighting="value"), progress=progress)
 
     def _gram(self) -> np.ndarray:
         """Dense ``G + lambda I`` (float64, F order for LAPACK) from the time-sorted cells."""
@@ -93,3 +139,20 @@ class SessionEASE(EASE):
                       m.data[order].astype(np.float64), scale, _CUTOFF_SCALES * scale, gram)
         gram[np.diag_indices(n)] += float(self.regularization)
         return gram
+
+    # -- persistence -------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        state = super()._state()
+        if self.cell_times_ is None:
+            state["untimed"] = np.zeros(0, np.int64)
+        else:
+            state["cell_times"] = self.cell_times_
+        return state
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(arrays)
+        if "cell_times" in arrays:
+            self.cell_times_ = np.asarray(arrays["cell_times"], np.int64)
+        elif "untimed" in arrays:
+            self.cell_times_ = None
+        # else: a folder from before times were kept; partial_fit says so
