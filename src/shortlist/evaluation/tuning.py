@@ -32,6 +32,7 @@ DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
             "regularization": [1.0, 10.0, 30.0]},
     "ease": {"regularization": [100.0, 250.0, 500.0, 1000.0, 2000.0]},
     "session-ease": {"time_scale": [60.0, 300.0, 1800.0], "regularization": [25.0, 50.0, 100.0, 200.0]},
+    "graph-filter": {"factors": [16, 32, 64, 128], "ideal_weight": [0.1, 0.3, 1.0], "sharpen": [0.0, 0.5, 1.0]},
     "item-knn": {"n_neighbors": [10, 20, 50, 100], "weighting": ["none", "tfidf", "bm25"],
                  "shrink": [0.0, 10.0, 50.0]},
     "user-knn": {"n_neighbors": [25, 50, 100, 200], "weighting": ["none", "tfidf", "bm25"]},

@@ -3,6 +3,7 @@
 from shortlist.models.als import ALS
 from shortlist.models.base import FactorModel, Recommendations, Recommender
 from shortlist.models.ease import EASE
+from shortlist.models.graph_filter import GraphFilter
 from shortlist.models.item_knn import ItemKNN
 from shortlist.models.popularity import Popularity
 from shortlist.models.registry import available_models, create_model, model_class, register
@@ -18,6 +19,7 @@ __all__ = [
     "SGDMF",
     "WARP",
     "FactorModel",
+    "GraphFilter",
     "ItemKNN",
     "LogisticMF",
     "Popularity",

@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError, MemoryBudgetError
-from shortlist.models.base import Recommender
+from shortlist.models.item_linear import ItemLinearModel
 from shortlist.models.registry import register
 
 __all__ = ["EASE", "ease_memory_bytes"]
@@ -27,7 +27,7 @@ def ease_memory_bytes(n_items: int) -> int:
 
 
 @register("ease")
-class EASE(Recommender):
+class EASE(ItemLinearModel):
     """Embarrassingly Shallow Autoencoder: ``B = I - P / diag(P)``, ``P = (X^T X + lambda I)^-1``.
 
     ``B`` is the ridge regression of every item column on all other items under the
@@ -104,31 +104,6 @@ class EASE(Recommender):
         del inv
         weights[np.diag_indices(n)] = 0.0
         self.weights_: np.ndarray = weights
-
-    # -- scoring -----------------------------------------------------------------------
-    def _score_block(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
-        x = self.train_[user_idx]
-        if item_idx is None:
-            return np.asarray(x @ self.weights_, np.float32)
-        # only the rows of B for items in these histories, and only the asked columns:
-        # a per-request candidate scoring touches |history| x |candidates| weights
-        rows = np.unique(x.indices)
-        sub = self.weights_[rows][:, item_idx]
-        return np.asarray(x[:, rows] @ sub, np.float32)
-
-    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(sp.csr_matrix(history, dtype=np.float32) @ self.weights_, np.float32)
-
-    def _item_similarity_block(self, item_idx: np.ndarray) -> np.ndarray:
-        # column j of B says how much item j is predicted from each item; use row i -> j
-        return self.weights_[np.asarray(item_idx, np.int64)]
-
-    # -- persistence -------------------------------------------------------------------
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights_ = np.ascontiguousarray(arrays["weights"], np.float32)
 
 
 def _symmetrize_upper(m: np.ndarray) -> None:

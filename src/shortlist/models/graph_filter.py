@@ -1,0 +1,100 @@
+"""Graph filter (GF-CF, Shen et al. 2021; BSPM sharpening, Choi et al. 2023): item x item, no training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import svds
+
+from shortlist.data.interactions import Interactions
+from shortlist.errors import ConfigError, MemoryBudgetError
+from shortlist.models.item_linear import ItemLinearModel
+from shortlist.models.registry import register
+
+__all__ = ["GraphFilter", "graph_filter_memory_bytes"]
+
+
+def graph_filter_memory_bytes(n_items: int, sharpen: bool) -> int:
+    """Peak bytes of a fit on ``n_items``: float64 gram and filter (and their product), float32 weights."""
+    return (28 if sharpen else 20) * int(n_items) ** 2
+
+
+def _number(name: str, value: object, *, minimum: float, example: str, integer: bool = False) -> None:
+    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    if isinstance(value, bool) or not ok or not np.isfinite(value) or value < minimum:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind} >= {minimum:g}, got {value!r}; e.g. {name}={example}")
+
+
+@register("graph-filter")
+class GraphFilter(ItemLinearModel):
+    """Low-pass graph filter on the normalized item graph: ``W = (P + beta I_d)(I - s P)``.
+
+    With ``R~ = D_u^-1/2 R D_i^-1/2`` (rows and columns of the interaction matrix divided
+    by the square roots of their sums), ``P = R~^T R~`` is the normalized item-item graph
+    (a linear low-pass filter) and ``I_d = D_i^-1/2 V V^T D_i^1/2`` keeps only the
+    ``factors`` smoothest graph signals (``V``: the top right singular vectors of ``R~``,
+    the "ideal" low-pass filter). ``beta = ideal_weight``; GF-CF is ``sharpen = 0``.
+    ``sharpen = s > 0`` multiplies by ``I - s P``, one Euler step of BSPM's sharpening
+    process ``dr/dt = -r P``, which takes back part of the blur from popular neighbours.
+    Scores are ``x_u @ W``. Nothing is trained: the fit is a sparse product, a truncated SVD
+    and (with sharpening) one dense n x n product, so the catalog is bounded by
+    ``max_memory_gb`` like EASE's. Defaults (``factors=32``, ``ideal_weight=0.3``, the
+    paper's) were chosen on validation splits of MovieLens 100K (docs/pipeline.md).
+    """
+
+    def __init__(self, *, factors: int = 32, ideal_weight: float = 0.3, sharpen: float = 0.0,
+                 max_memory_gb: float = 8.0) -> None:
+        self.factors = factors
+        self.ideal_weight = ideal_weight
+        self.sharpen = sharpen
+        self.max_memory_gb = max_memory_gb
+
+    def _validate_params(self) -> None:
+        _number("factors", self.factors, minimum=0, example="32 (0: no ideal low-pass term)", integer=True)
+        _number("ideal_weight", self.ideal_weight, minimum=0, example="0.3")
+        _number("sharpen", self.sharpen, minimum=0, example="0.5 (0: no sharpening, plain GF-CF)")
+        if self.sharpen > 1:
+            raise ConfigError(
+                f"sharpen must be at most 1 (one Euler step of the sharpening process; beyond 1 "
+                f"it turns the strongest graph signals negative), got {self.sharpen!r}; e.g. sharpen=0.5"
+            )
+        mem = self.max_memory_gb
+        if isinstance(mem, bool) or not isinstance(mem, (int, float, np.number)) or not mem > 0:
+            raise ConfigError(f"max_memory_gb must be a number > 0, got {mem!r}; e.g. max_memory_gb=8")
+
+    def _fit(self, data: Interactions, *, progress: bool | None) -> None:
+        n_users, n_items = self.train_.shape
+        need = graph_filter_memory_bytes(n_items, self.sharpen > 0)
+        if need > self.max_memory_gb * 1e9:
+            raise MemoryBudgetError(
+                f"graph-filter on {n_items:,} items needs about {need / 1e9:.1f} GB (dense "
+                f"{n_items:,} x {n_items:,} matrices), over max_memory_gb={self.max_memory_gb}; "
+                "use item-knn or als for a catalog this size, or raise max_memory_gb"
+            )
+        if self.factors >= min(n_users, n_items):
+            raise ConfigError(
+                f"factors={self.factors} must be below min(users, items) = {min(n_users, n_items)} "
+                "of this data (the truncated SVD keeps fewer singular vectors than that); "
+                "lower factors, or factors=0 for no ideal low-pass term"
+            )
+        x = sp.csr_matrix(self.train_, dtype=np.float64)
+        user_deg = np.asarray(x.sum(axis=1)).ravel()
+        item_deg = np.asarray(x.sum(axis=0)).ravel()
+        # empty rows and columns stay empty instead of dividing by zero
+        inv_sqrt_u = np.divide(1.0, np.sqrt(user_deg), out=np.zeros_like(user_deg), where=user_deg > 0)
+        inv_sqrt_i = np.divide(1.0, np.sqrt(item_deg), out=np.zeros_like(item_deg), where=item_deg > 0)
+        norm = sp.diags(inv_sqrt_u) @ x @ sp.diags(inv_sqrt_i)
+        gram = (norm.T @ norm).toarray()
+        weights = gram.copy()
+        if self.factors > 0 and self.ideal_weight > 0:
+            # fixed start vector: the same data gives the same singular vectors
+            v0 = np.random.default_rng(0).random(min(norm.shape))
+            _, _, vt = svds(norm, k=int(self.factors), v0=v0)
+            left = vt.T * inv_sqrt_i[:, None]  # D_i^-1/2 V
+            right = vt * np.sqrt(item_deg)[None, :]  # V^T D_i^1/2
+            weights += float(self.ideal_weight) * (left @ right)
+        if self.sharpen > 0:
+            weights -= float(self.sharpen) * (weights @ gram)
+        del gram
+        self.weights_: np.ndarray = weights.astype(np.float32)
