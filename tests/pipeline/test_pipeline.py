@@ -108,6 +108,28 @@ def test_label_folds_pool_ranker_examples(monkeypatch):
     assert len(pipe.recommend(3).item_ids) == 5
 
 
+def test_a_searched_linear_stage_picks_its_weights_on_the_label_folds_and_keeps_them(tmp_path):
+    import json
+
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    spec = {**SPEC, "features": {"scorers": ["knn", "pop"]},
+            "stages": [{"name": "blend", "kind": "linear", "budget": 10,
+                        "params": {"weights": {"model_knn_z": 1.0}, "search": {"model_pop_z": [-2.0, 0.0, 0.5]}}}]}
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    scorer = pipe.stages_[0].scorer
+    results = scorer.search_results_
+    assert [r["weights"]["model_pop_z"] for r in results] == [-2.0, 0.0, 0.5]
+    best = results[int(np.argmax([r["ndcg@10"] for r in results]))]["weights"]["model_pop_z"]
+    names = scorer.feature_names_
+    assert scorer.coef_[names.index("model_pop_z")] == best and scorer.coef_[names.index("model_knn_z")] == 1.0
+    resp = pipe.recommend(3)
+    pipe.save(tmp_path / "p")
+    saved = json.dumps(json.loads(next((tmp_path / "p").glob("*.json")).read_text()))
+    assert "search_results" in saved
+    again = Pipeline.load(tmp_path / "p").recommend(3)
+    assert again.item_ids == resp.item_ids
+
+
 def test_deepfm_ranking_stage_fits_saves_and_loads(tmp_path):
     pytest.importorskip("torch")
     data = block_interactions(n_users=60, n_items=40, density=0.4)

@@ -6,6 +6,7 @@ import pytest
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel, groups_from_ids
+from shortlist.ranking.query_metrics import query_ndcg
 import scipy.sparse as sp
 
 
@@ -87,6 +88,48 @@ def test_linear_scorer_solves_logistic_regression():
     np.testing.assert_allclose(model.score(xn), expect, rtol=1e-6)
     with pytest.raises(DataError, match="4 feature columns"):
         model.score(xn[:, :3])
+
+
+def test_query_ndcg_equals_the_evaluator_on_ragged_queries():
+    rng = np.random.default_rng(4)
+    groups = rng.integers(10, 25, 40)  # ndcg_of needs k rows per query
+    y = (rng.random(groups.sum()) < 0.2).astype(np.float64)
+    y[: groups[0]] = 0  # a query without a relevant row is skipped, as the evaluator's NaN
+    s = rng.normal(size=groups.sum())
+    got = query_ndcg(s, y, groups, 10)
+    assert got.size == sum(1 for i, g in enumerate(groups) if y[groups[:i].sum():groups[:i].sum() + g].any())
+    assert got.mean() == pytest.approx(ndcg_of(s, y, groups), abs=1e-12)
+
+
+def test_linear_search_keeps_the_grid_point_with_the_best_ndcg():
+    x, y, g = synthetic_queries(seed=2)
+    grid = [0.5, 0.0, -0.25, -0.5, -1.0]  # the utility weighs b by -0.5 relative to a
+    model = LinearScorer(weights={"a": 1.0}, search={"b": grid}).fit(x, y, ["a", "b", "c", "d"], g)
+    z = (x.astype(np.float64) - x.mean(0)) / x.std(0)
+    brute = [ndcg_of(z[:, 0] + w * z[:, 1], y, g) for w in grid]
+    got = [r["ndcg@10"] for r in model.search_results_]
+    np.testing.assert_allclose(got, brute, atol=1e-6)
+    best = grid[int(np.argmax(brute))]
+    assert best != grid[0] and [r["weights"]["b"] for r in model.search_results_] == grid
+    np.testing.assert_allclose(model.coef_, [1.0, best, 0.0, 0.0])
+    np.testing.assert_allclose(model.score(x), z[:, 0] + best * z[:, 1], rtol=1e-4, atol=1e-4)
+    # two searched features: every combination, fixed weights kept underneath
+    two = LinearScorer(search={"a": [1.0, 2.0], "b": [0.0, -1.0]}, search_k=5).fit(x, y, ["a", "b", "c", "d"], g)
+    assert [tuple(r["weights"].values()) for r in two.search_results_] == [(1.0, 0.0), (1.0, -1.0), (2.0, 0.0), (2.0, -1.0)]
+    assert "ndcg@5" in two.search_results_[0]
+
+
+@pytest.mark.parametrize("kwargs,fit_groups,match", [
+    ({"search": {"b": []}}, True, r"search\['b'\] must be a non-empty list of finite weights"),
+    ({"search": {"b": [0.1, float("nan")]}}, True, r"search\['b'\] must be"),
+    ({"search": {"b": [0.1]}, "search_k": 0}, True, r"search_k must be a positive integer .* got 0"),
+    ({"search": {"zzz": [0.1]}}, True, r"linear search name unknown features \['zzz'\]"),
+    ({"search": {"b": [0.1]}}, False, r"needs its training rows grouped by request"),
+])
+def test_linear_search_errors_name_the_fix(kwargs, fit_groups, match):
+    x, y, g = synthetic_queries(n_queries=5)
+    with pytest.raises(ConfigError, match=match):
+        LinearScorer(**kwargs).fit(x, y, ["a", "b", "c", "d"], g if fit_groups else None)
 
 
 def test_value_model_combines_objectives_with_weights():

@@ -33,6 +33,7 @@ from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.neural.base import _check_float, _check_int, layer_widths, pool_fields
 from shortlist.neural.fm import FMCore
 from shortlist.neural.trainer import Trainer, resolve_device, seeded, torch_threads
+from shortlist.ranking.query_metrics import query_ndcg as _query_ndcg
 
 __all__ = ["DeepFMRanker"]
 
@@ -284,21 +285,6 @@ class _Residual(torch.nn.Module):
         pair = 0.5 * (s * s - (v * v).sum(1)).sum(1)
         deep = c.deep(pool_fields(c.emb, idx, val, fld, c.n_fields).flatten(1)).squeeze(1)
         return self.base_weight * base + c.bias + (c.lin(idx).squeeze(-1) * val).sum(1) + self.gate * pair + deep
-
-
-def _query_ndcg(s: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
-    """NDCG@k of each query that has a relevant row (graded gains ``2**y - 1``)."""
-    out, start = [], 0
-    for n in groups:
-        sc, lab = s[start:start + n], y[start:start + n]
-        start += n
-        if lab.max(initial=0) <= 0:
-            continue
-        order = np.argsort(-sc, kind="stable")[:k]
-        disc = 1.0 / np.log2(np.arange(2, order.size + 2))
-        ideal = np.sort(lab)[::-1][:k]
-        out.append(float(((2 ** lab[order] - 1) * disc).sum() / ((2 ** ideal - 1) * disc[: ideal.size]).sum()))
-    return np.asarray(out, np.float64)
 
 
 def _listwise(s: torch.Tensor, y: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:

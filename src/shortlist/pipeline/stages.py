@@ -83,7 +83,7 @@ class Stage:
         """Train on rows of candidate features; ``labels["relevant"]`` is the default target."""
         y = labels["relevant"]
         if self.kind == "linear":
-            self.scorer.fit(x, y, feature_names)
+            self.scorer.fit(x, y, feature_names, groups)
         elif self.kind in ("lightgbm", "deepfm"):
             v = None if valid is None or valid[0].shape[0] == 0 else (valid[0], valid[1]["relevant"], valid[2])
             self.scorer.fit(x, y, groups, valid=v, feature_names=feature_names)
@@ -113,7 +113,10 @@ class Stage:
             return {"constants": self.scorer.constant_}
         elif self.kind == "linear":
             np.savez(folder / f"stage-{self.name}.npz", **self.scorer.state())
-            return {"feature_names": self.scorer.feature_names_}
+            extra: dict[str, Any] = {"feature_names": self.scorer.feature_names_}
+            if hasattr(self.scorer, "search_results_"):
+                extra["search_results"] = self.scorer.search_results_  # what the weight search saw
+            return extra
         return {}
 
     def load(self, folder: Path, extra: dict[str, Any]) -> None:

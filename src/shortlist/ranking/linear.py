@@ -1,49 +1,76 @@
-"""Cheap first-stage scorer: a fixed or learned linear combination of candidate features."""
+"""Cheap first-stage scorer: a fixed, searched or learned linear combination of candidate features."""
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.ranking._kernels import linear_scores
+from shortlist.ranking.query_metrics import query_ndcg
 
 __all__ = ["LinearScorer"]
 
 
 class LinearScorer:
-    """Score = w . standardized(features); weights given by name or learned by logistic regression.
+    """Score = w . standardized(features); weights given by name, searched, or learned.
 
-    Missing values (NaN) count as the column mean (0 after standardization). Learning uses
-    a few Newton steps of L2-regularised logistic regression - cheap and deterministic.
+    * ``weights`` alone: fixed weights (features not named weigh 0).
+    * ``search = {name: [w1, w2, ...]}``: every combination of the listed weights (on top
+      of the fixed ``weights``) is scored by mean NDCG@``search_k`` over the training
+      queries, and the best one is kept (the first listed wins a tie). This is a validation
+      search run by ``fit`` itself, on whatever labelled rows it is given - in a pipeline,
+      the label folds that the candidate models never saw; ``search_results_`` keeps every
+      combination's NDCG.
+    * neither: L2-regularised logistic regression by a few Newton steps (deterministic).
+
+    Missing values (NaN) count as the column mean (0 after standardization).
     """
 
-    def __init__(self, *, weights: Mapping[str, float] | None = None, l2: float = 1.0,
-                 iterations: int = 25) -> None:
+    def __init__(self, *, weights: Mapping[str, float] | None = None,
+                 search: Mapping[str, Sequence[float]] | None = None, search_k: int = 10,
+                 l2: float = 1.0, iterations: int = 25) -> None:
         self.weights = dict(weights or {})
+        self.search = {name: list(values) for name, values in (search or {}).items()}
+        self.search_k = search_k
         self.l2 = l2
         self.iterations = iterations
         if l2 < 0:
             raise ConfigError(f"l2 must be >= 0, got {l2}")
+        for name, values in self.search.items():
+            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                     and np.isfinite(v) for v in values):
+                raise ConfigError(f"search[{name!r}] must be a non-empty list of finite weights, got {values!r}; "
+                                  f"e.g. search = {{ {name} = [0.0, 0.25, 0.5] }}")
+        if isinstance(search_k, bool) or not isinstance(search_k, int) or search_k < 1:
+            raise ConfigError(f"search_k must be a positive integer (the k of NDCG@k), got {search_k!r}; "
+                              "e.g. search_k = 10")
 
-    def fit(self, features: np.ndarray, labels: np.ndarray, feature_names: Sequence[str]) -> "LinearScorer":
-        """Learn standardization and (unless fixed weights were given) logistic weights."""
+    def fit(self, features: np.ndarray, labels: np.ndarray, feature_names: Sequence[str],
+            groups: np.ndarray | None = None) -> "LinearScorer":
+        """Learn standardization and the weights (fixed, searched on ``groups``, or logistic)."""
         x = np.asarray(features, np.float64)
         self.feature_names_ = list(feature_names)
         if x.shape[1] != len(self.feature_names_):
             raise DataError(f"{x.shape[1]} feature columns but {len(self.feature_names_)} names")
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # an all-NaN column is expected: mean 0, scale 1
+            warnings.simplefilter("ignore", RuntimeWarning)
             self.mean_ = np.nan_to_num(np.nanmean(x, axis=0))
             self.scale_ = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0)
         self.scale_[self.scale_ == 0] = 1.0
-        if self.weights:
-            unknown = set(self.weights) - set(self.feature_names_)
-            if unknown:
-                raise ConfigError(f"linear weights name unknown features {sorted(unknown)}; "
-                                  f"available: {self.feature_names_}")
-            self.coef_ = np.array([self.weights.get(n, 0.0) for n in self.feature_names_])
+        if self.weights or self.search:
+            for what, names in (("weights", self.weights), ("search", self.search)):
+                unknown = set(names) - set(self.feature_names_)
+                if unknown:
+                    raise ConfigError(f"linear {what} name unknown features {sorted(unknown)}; "
+                                      f"available: {self.feature_names_}")
             self.intercept_ = 0.0
+            self.coef_ = self._coef(self.weights)
+            if self.search:
+                self._search(self._standardize(x), np.asarray(labels, np.float64), groups)
             return self
         z = self._standardize(x)
         y = (np.asarray(labels) > 0).astype(np.float64)
@@ -61,6 +88,24 @@ class LinearScorer:
                 break
         self.coef_, self.intercept_ = w[:-1], float(w[-1])
         return self
+
+    def _coef(self, weights: Mapping[str, float]) -> np.ndarray:
+        return np.array([float(weights.get(n, 0.0)) for n in self.feature_names_])
+
+    def _search(self, z: np.ndarray, labels: np.ndarray, groups: np.ndarray | None) -> None:
+        """Keep the combination of searched weights with the best mean NDCG@k over the queries."""
+        if groups is None or np.sum(groups) != z.shape[0]:
+            raise ConfigError("a linear stage with search needs its training rows grouped by request "
+                              "(groups summing to the row count); fit it inside a pipeline, or pass groups")
+        names = list(self.search)
+        best, self.search_results_ = -np.inf, []
+        for values in itertools.product(*(self.search[n] for n in names)):
+            weights = {**self.weights, **dict(zip(names, values))}
+            ndcg = query_ndcg(z @ self._coef(weights), labels, groups, self.search_k)
+            score = float(ndcg.mean()) if ndcg.size else 0.0
+            self.search_results_.append({"weights": dict(zip(names, values)), f"ndcg@{self.search_k}": score})
+            if score > best:
+                best, self.coef_ = score, self._coef(weights)
 
     def _standardize(self, x: np.ndarray) -> np.ndarray:
         z = (x - self.mean_) / self.scale_
