@@ -126,7 +126,9 @@ def test_a_searched_linear_stage_picks_its_weights_on_the_label_folds_and_keeps_
     pipe.save(tmp_path / "p")
     saved = json.dumps(json.loads(next((tmp_path / "p").glob("*.json")).read_text()))
     assert "search_results" in saved
-    again = Pipeline.load(tmp_path / "p").recommend(3)
+    loaded = Pipeline.load(tmp_path / "p")
+    assert loaded.stages_[0].scorer.search_results_ == results
+    again = loaded.recommend(3)
     assert again.item_ids == resp.item_ids
 
 

@@ -50,9 +50,7 @@ class EASE(ItemLinearModel):
                 f"regularization must be a number > 0 (the lambda of EASE), got {lam!r}; "
                 "typical values are 100-1000, e.g. regularization=500"
             )
-        mem = self.max_memory_gb
-        if isinstance(mem, bool) or not isinstance(mem, (int, float, np.number)) or not mem > 0:
-            raise ConfigError(f"max_memory_gb must be a number > 0, got {mem!r}; e.g. max_memory_gb=8")
+        self._check_max_memory_gb()
 
     def _check_memory(self, n_items: int) -> None:
         need = ease_memory_bytes(n_items)

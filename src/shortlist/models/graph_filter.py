@@ -15,8 +15,8 @@ __all__ = ["GraphFilter", "graph_filter_memory_bytes"]
 
 
 def graph_filter_memory_bytes(n_items: int, sharpen: bool) -> int:
-    """Peak bytes of a fit on ``n_items``: float64 gram and filter (and their product), float32 weights."""
-    return (28 if sharpen else 20) * int(n_items) ** 2
+    """Peak bytes of a fit on ``n_items``: the float64 filter (and its product with P), float32 weights."""
+    return (20 if sharpen else 12) * int(n_items) ** 2
 
 
 def _number(name: str, value: object, *, minimum: float, example: str, integer: bool = False) -> None:
@@ -40,9 +40,10 @@ class GraphFilter(ItemLinearModel):
     Scores are ``x_u @ W``. Nothing is trained: the fit is a sparse product, a truncated SVD
     and (with sharpening) products through the sparse normalized matrix - about
     ``2 nnz n_items`` flops, never a dense n x n x n product; memory is dense n x n
-    matrices, so the catalog is bounded by ``max_memory_gb`` like EASE's. ``ideal_weight=0.3`` is the paper's default and won on
-    validation splits of MovieLens 100K against 0.1 and 1.0, as did ``factors=32`` against
-    24-128 (in a blend with ALS and session EASE; docs/pipeline.md).
+    matrices, so the catalog is bounded by ``max_memory_gb`` like EASE's.
+    ``ideal_weight=0.3`` is the paper's default and won on validation splits of MovieLens
+    100K against 0.1 and 1.0, as did ``factors=32`` against 24-128 (in a blend with ALS and
+    session EASE; docs/pipeline.md).
     """
 
     def __init__(self, *, factors: int = 32, ideal_weight: float = 0.3, sharpen: float = 0.0,
@@ -61,9 +62,7 @@ class GraphFilter(ItemLinearModel):
                 f"sharpen must be at most 1 (one Euler step of the sharpening process; beyond 1 "
                 f"it turns the strongest graph signals negative), got {self.sharpen!r}; e.g. sharpen=0.5"
             )
-        mem = self.max_memory_gb
-        if isinstance(mem, bool) or not isinstance(mem, (int, float, np.number)) or not mem > 0:
-            raise ConfigError(f"max_memory_gb must be a number > 0, got {mem!r}; e.g. max_memory_gb=8")
+        self._check_max_memory_gb()
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         n_users, n_items = self.train_.shape
@@ -87,34 +86,38 @@ class GraphFilter(ItemLinearModel):
         inv_sqrt_u = np.divide(1.0, np.sqrt(user_deg), out=np.zeros_like(user_deg), where=user_deg > 0)
         inv_sqrt_i = np.divide(1.0, np.sqrt(item_deg), out=np.zeros_like(item_deg), where=item_deg > 0)
         norm = sp.diags(inv_sqrt_u) @ x @ sp.diags(inv_sqrt_i)
-        gram = (norm.T @ norm).toarray()
-        weights = gram.copy()
-        ideal = self.factors > 0 and self.ideal_weight > 0
-        if ideal:
+        gram = (norm.T @ norm).toarray()  # P; turned into W in place below
+        # (P + beta L R) P = P P + beta L (R P) with P = N^T N: every product goes through the
+        # sparse N (about 2 nnz n flops) instead of a dense n x n x n product
+        sharpened = _gram_times(norm, gram) if self.sharpen > 0 else None
+        if self.factors > 0 and self.ideal_weight > 0:
             # fixed start vector: the same data gives the same singular vectors
             v0 = np.random.default_rng(0).random(min(norm.shape))
             _, _, vt = svds(norm, k=int(self.factors), v0=v0)
-            left = vt.T * inv_sqrt_i[:, None]  # D_i^-1/2 V
+            left = float(self.ideal_weight) * (vt.T * inv_sqrt_i[:, None])  # beta D_i^-1/2 V
             right = vt * np.sqrt(item_deg)[None, :]  # V^T D_i^1/2
-            weights += float(self.ideal_weight) * (left @ right)
-        if self.sharpen > 0:
-            # (P + beta L R) P = P P + beta L (R P) with P = N^T N: every product goes through the
-            # sparse N (about 2 nnz n flops) instead of a dense n x n x n product
-            sharpened = _gram_times(norm, gram)
-            if ideal:
-                r_p = np.asarray((norm.T @ np.asarray(norm @ right.T)).T)  # R P = (R N^T) N
-                sharpened += float(self.ideal_weight) * (left @ r_p)
-            weights -= float(self.sharpen) * sharpened
+            if sharpened is not None:
+                _add_low_rank(sharpened, left, np.asarray((norm.T @ np.asarray(norm @ right.T)).T))  # R P
+            _add_low_rank(gram, left, right)
+        if sharpened is not None:
+            sharpened *= float(self.sharpen)
+            gram -= sharpened
             del sharpened
-        del gram
-        self.weights_: np.ndarray = weights.astype(np.float32)
+        self.weights_: np.ndarray = gram.astype(np.float32)
+
+
+def _add_low_rank(target: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """``target += left @ right`` by row blocks, without an n x n temporary."""
+    step = max(1, 4_000_000 // max(target.shape[1], 1))
+    for start in range(0, target.shape[0], step):
+        target[start:start + step] += left[start:start + step] @ right
 
 
 def _gram_times(norm: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
-    """``N^T N @ dense`` as ``N^T (N @ dense)``, by column blocks of at most ~32M cells of ``N @ dense``."""
+    """``N^T N @ dense`` as ``N^T (N @ dense)``, by column blocks (temporaries of ~4M cells)."""
     out = np.empty((norm.shape[1], dense.shape[1]), np.float64)
     norm_t = norm.T.tocsr()
-    step = max(1, 32_000_000 // max(norm.shape[0], 1))
+    step = max(1, 4_000_000 // max(norm.shape[0], norm.shape[1], 1))
     for start in range(0, dense.shape[1], step):
         stop = min(start + step, dense.shape[1])
         out[:, start:stop] = norm_t @ np.asarray(norm @ dense[:, start:stop])

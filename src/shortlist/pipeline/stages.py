@@ -129,6 +129,8 @@ class Stage:
         elif self.kind == "linear":
             with np.load(folder / f"stage-{self.name}.npz", allow_pickle=False) as npz:
                 self.scorer.set_state({k: npz[k] for k in npz.files}, extra["feature_names"])
+            if "search_results" in extra:
+                self.scorer.search_results_ = extra["search_results"]
 
 
 
