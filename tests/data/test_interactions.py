@@ -96,7 +96,6 @@ def test_from_matrix_roundtrip():
         (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, float("nan")]}), {"value": "w"}, "NaN or infinite"),
         (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, float("inf")]}), {"value": "w"}, "NaN or infinite"),
         (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, -2.0]}), {"value": "w"}, "negative"),
-        (pl.DataFrame({"user": [1, 1], "item": [2, 2]}), {}, "exact duplicates.*drop_duplicates=True"),
         (pl.DataFrame({"user": [1, None], "item": [2, 2]}), {}, "missing values"),
         (pl.DataFrame({"user": [1], "item": [2], "w": ["high"]}), {"value": "w"}, "expected numbers"),
     ],
@@ -110,6 +109,16 @@ def test_drop_duplicates_keeps_one():
     df = pl.DataFrame({"user": [1, 1, 2], "item": [2, 2, 3]})
     inter = Interactions.from_frame(df, drop_duplicates=True, user="user", item="item")
     assert inter.n_events == 2
+    assert inter.load_info["notes"] == [
+        "dropped 1 exact duplicate rows (33.3 %), keeping one of each (--drop-duplicates)"
+    ]
+
+
+def test_exact_duplicates_are_no_error_but_repeated_interactions():
+    # formerly an error: now two events in one cell, weight 2 under the default "count"
+    inter = Interactions.from_frame(pl.DataFrame({"user": [1, 1], "item": [2, 2]}), user="user", item="item")
+    assert inter.n_events == 2 and str(inter.weighting) == "count"
+    assert dense(inter).tolist() == [[2.0]]
 
 
 def test_genuine_repeats_with_distinct_timestamps_are_kept():

@@ -10,30 +10,53 @@ from typing import Any
 from shortlist.data.dataset import Dataset
 from shortlist.errors import ConfigError
 
-__all__ = ["add_data_arguments", "load_dataset_from_args", "parse_params", "print_json"]
+__all__ = [
+    "add_data_arguments", "load_dataset_from_args", "parse_params", "print_json", "print_notes",
+]
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """``--data``, ``--columns``, ``--weighting``, ``--drop-duplicates``."""
+    """Add the data options: ``--data``, ``--columns``, ``--weighting`` and the row filters.
+
+    The filters are ``--no-header``, ``--drop-duplicates``, ``--min-rating`` and ``--k-core``.
+    """
     parser.add_argument("--data", required=required, metavar="PATH",
-                        help="dataset folder (format detected), CSV/TSV/Parquet file, or synthetic:PRESET[,seed=N]")
+                        help="dataset folder (format detected), CSV/TSV/Parquet file, a 'user "
+                             "item item ...' line-per-user .txt file, or synthetic:PRESET[,seed=N]")
     parser.add_argument("--columns", metavar="ROLE=COL,...",
-                        help="for table files: user=...,item=...[,weight=...,time=...,event=...]")
+                        help="for table files: user=...,item=...[,rating=... (explicit ratings) or "
+                             "weight=... (counts), time=...,event=...]")
     parser.add_argument("--weighting", metavar="SCHEME",
                         help="binary | count | value | log | threshold:T | time-decay:HALF_LIFE_S "
-                             "(default: the dataset's own)")
+                             "| auto (default: the dataset's own; repeated rows count)")
     parser.add_argument("--no-header", action="store_true",
                         help="the table file has no header row; name columns column_1, column_2, ...")
     parser.add_argument("--drop-duplicates", action="store_true",
-                        help="keep one of each exact duplicate row instead of failing")
+                        help="keep one of each exact duplicate row (default: repeats count as "
+                             "repeated interactions; a repeated rating keeps the latest)")
+    parser.add_argument("--min-rating", type=float, metavar="X",
+                        help="drop rows rated below X before anything else (needs a rating column)")
+    parser.add_argument("--k-core", type=int, metavar="N",
+                        help="repeatedly drop users and items with fewer than N distinct "
+                             "interactions (default: off)")
 
 
 def load_dataset_from_args(args: argparse.Namespace) -> Dataset:
-    """Load the dataset named by the data arguments."""
+    """Load the dataset named by the data arguments and print its notes on stderr."""
     from shortlist.data.loading import load_data
 
-    return load_data(args.data, columns=args.columns, weighting=args.weighting,
-                     drop_duplicates=args.drop_duplicates, has_header=not args.no_header)
+    dataset = load_data(args.data, columns=args.columns, weighting=args.weighting,
+                        drop_duplicates=args.drop_duplicates, has_header=not args.no_header,
+                        min_rating=getattr(args, "min_rating", None),
+                        k_core=getattr(args, "k_core", None))
+    print_notes(dataset)
+    return dataset
+
+
+def print_notes(dataset: Dataset) -> None:
+    """Print each line of ``dataset.info["notes"]`` on stderr (stdout stays clean for --json)."""
+    for line in dataset.info.get("notes", []):
+        print(line, file=sys.stderr)
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:

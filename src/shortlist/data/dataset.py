@@ -14,7 +14,7 @@ from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.data.weighting import Weighting
-from shortlist.errors import ModelFileError
+from shortlist.errors import ConfigError, DataError, ModelFileError
 
 __all__ = ["Dataset"]
 
@@ -24,7 +24,9 @@ class Dataset:
     """Everything a loader knows about one dataset.
 
     ``social`` is a users x users CSR on ``interactions.users`` indices (row follows
-    column; symmetric for friendships). ``info`` holds facts worth printing.
+    column; symmetric for friendships). ``info`` holds facts worth printing; loaders set
+    ``values`` ("ratings" | "weights" | "none"), ``time`` ("timestamps" | "row order") and
+    ``notes`` (human lines on what loading dropped or combined), see :meth:`record_load_facts`.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Dataset:
             "weighting": str(it.weighting),
             "has_timestamps": it.timestamp is not None,
         }
+        requested = self.info.get("weighting")
         if self.user_features is not None:
             out["user_features"] = self.user_features.kinds
         if self.item_features is not None:
@@ -55,6 +58,79 @@ class Dataset:
         if self.social is not None:
             out["social_edges"] = int(self.social.nnz)
         out.update(self.info)
+        if requested is not None:  # e.g. "auto": say what is in use until a tuner picks one
+            out["weighting"] = f"{requested} (now {it.weighting})"
+        return out
+
+    # -- what loading did --------------------------------------------------------------
+    def add_note(self, line: str) -> None:
+        """Append one human line to ``info["notes"]`` (printed by the CLI on stderr)."""
+        self.info["notes"] = [*self.info.get("notes", []), line]
+
+    def record_load_facts(self) -> "Dataset":
+        """Fill ``info["values"]``, ``info["time"]`` and ``info["notes"]`` from the interactions.
+
+        ``values`` comes from :attr:`Interactions.load_info` (set by ``from_frame``), else
+        is "none" when every event value is 1 and "weights" otherwise. Notes already in
+        ``info`` are not repeated, so calling this twice is harmless. Returns ``self``.
+        """
+        it = self.interactions
+        facts = getattr(it, "load_info", {}) or {}
+        if "values" not in self.info:
+            guess = "none" if bool(np.all(it.value == 1.0)) else "weights"
+            self.info["values"] = facts.get("values", guess)
+        self.info["time"] = "timestamps" if it.timestamp is not None else "row order"
+        notes = list(self.info.get("notes", []))
+        notes += [n for n in facts.get("notes", []) if n not in notes]
+        self.info["notes"] = notes
+        return self
+
+    # -- smaller datasets ----------------------------------------------------------------
+    def restrict(self, keep: np.ndarray) -> "Dataset":
+        """Only the events where ``keep`` is true; users and items left without one go.
+
+        Vocabularies are rebuilt with dense indices (old order kept); feature tables and the
+        social graph follow. ``info`` is copied.
+        """
+        it = self.interactions
+        keep = np.asarray(keep, bool)
+        user_rows = np.unique(it.user_index[keep])
+        item_rows = np.unique(it.item_index[keep])
+        inter = it.subset(keep).keep_entities(user_rows, item_rows)
+        social = None
+        if self.social is not None:
+            social = sp.csr_matrix(self.social)[user_rows][:, user_rows]
+        return Dataset(
+            name=self.name, interactions=inter,
+            user_features=_take_rows(self.user_features, user_rows, inter.users),
+            item_features=_take_rows(self.item_features, item_rows, inter.items),
+            social=social, info={**self.info, "notes": list(self.info.get("notes", []))},
+        )
+
+    def k_core(self, k: int) -> "Dataset":
+        """The ``k``-core: repeatedly drop users and items with fewer than ``k`` distinct partners.
+
+        Adds a note with how many users, items and rows went; raises DataError when nothing
+        is left.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"k_core must be a positive integer, got {k!r}; e.g. --k-core 5")
+        it = self.interactions
+        keep = it.k_core_mask(int(k))
+        if not keep.any():
+            raise DataError(
+                f"--k-core {k} leaves nothing: no set of users and items has {k}+ distinct "
+                f"interactions each (users have at most {int(it.user_counts().max())}); choose a "
+                "smaller --k-core"
+            )
+        out = self.restrict(keep)
+        new = out.interactions
+        dropped = it.n_events - new.n_events
+        out.add_note(
+            f"k-core {k}: removed {it.n_users - new.n_users:,} users, {it.n_items - new.n_items:,} "
+            f"items and {dropped:,} rows ({100.0 * dropped / max(it.n_events, 1):.1f} %); "
+            f"{new.n_users:,} users and {new.n_items:,} items remain"
+        )
         return out
 
     # -- persistence -------------------------------------------------------------------
@@ -113,3 +189,23 @@ class Dataset:
             item_features=FeatureTable.from_arrays(a, "if") if "if__names" in a else None,
             social=social, info=meta.get("info", {}),
         )
+
+
+def _take_rows(table: FeatureTable | None, rows: np.ndarray, vocab: Vocab) -> FeatureTable | None:
+    """The feature rows ``rows`` of ``table`` as a table on ``vocab`` (None stays None)."""
+    if table is None:
+        return None
+    arrays = table.to_arrays("t")
+    out: dict[str, np.ndarray] = {**arrays, **vocab.to_arrays("t_vocab")}
+    n_old = len(table.vocab)
+    for i, kind in enumerate(arrays["t__kinds"].tolist()):
+        p = f"t__{i}"
+        if kind == "categorical":
+            out[f"{p}_codes"] = arrays[f"{p}_codes"][rows]
+        elif kind == "multi":
+            m = sp.csr_matrix((arrays[f"{p}_data"], arrays[f"{p}_indices"], arrays[f"{p}_indptr"]),
+                              shape=(n_old, len(arrays[f"{p}_cats"])))[rows]
+            out[f"{p}_data"], out[f"{p}_indices"], out[f"{p}_indptr"] = m.data, m.indices, m.indptr
+        else:
+            out[f"{p}_values"] = arrays[f"{p}_values"][rows]
+    return FeatureTable.from_arrays(out, "t")

@@ -9,7 +9,12 @@ import polars as pl
 
 from shortlist.errors import DataError
 
-__all__ = ["to_polars", "read_table"]
+__all__ = ["to_polars", "read_table", "check_table_file", "TEXT_SUFFIXES", "PARQUET_SUFFIXES"]
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".dat", ".data", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_SEP_NAMES = {",": "comma-separated text", "\t": "tab-separated text",
+              ";": "semicolon-separated text"}
 
 
 def to_polars(frame: Any) -> pl.DataFrame:
@@ -26,26 +31,59 @@ def to_polars(frame: Any) -> pl.DataFrame:
     )
 
 
-def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = True) -> pl.DataFrame:
-    """Read CSV / TSV / Parquet by extension (``.csv``, ``.tsv``, ``.dat``, ``.parquet``)."""
+def check_table_file(path: str | Path) -> Path:
+    """Raise DataError unless ``path`` is a non-empty file with a table extension."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"file not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a folder; give a CSV/TSV/Parquet file or a dataset folder via --data")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if sep is None:
-        sep = "\t" if suffix in (".tsv", ".dat", ".data") else ","
-    if suffix not in (".csv", ".tsv", ".dat", ".data", ".txt"):
+    if path.suffix.lower() not in TEXT_SUFFIXES + PARQUET_SUFFIXES:
         raise DataError(
-            f"cannot tell the format of {path.name!r} from its extension; use .csv, .tsv or .parquet"
+            f"cannot tell the format of {path.name!r} from its extension "
+            f"{path.suffix or '(none)'!r}; save it as .csv, .tsv or .parquet (or rename a "
+            "comma-separated text file to .csv)"
         )
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{path} is empty (0 bytes): nothing to load; give a file with a header row and one "
+            "row per interaction (user, item, ...)"
+        )
+    return path
+
+
+def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = True) -> pl.DataFrame:
+    """Read CSV / TSV / Parquet by extension (``.csv``, ``.tsv``, ``.dat``, ``.parquet``).
+
+    Every failure is a :class:`DataError` naming the file, the problem and the fix: an
+    empty file, a header without rows, an unknown extension, or text polars cannot parse.
+    """
+    path = check_table_file(path)
+    suffix = path.suffix.lower()
     try:
-        df = pl.read_csv(path, separator=sep, has_header=has_header, infer_schema_length=10000)
-    except pl.exceptions.ComputeError as exc:
-        raise DataError(f"could not parse {path}: {exc}") from exc
+        if suffix in PARQUET_SUFFIXES:
+            df = pl.read_parquet(path)
+        else:
+            if sep is None:
+                sep = "\t" if suffix in (".tsv", ".dat", ".data") else ","
+            df = pl.read_csv(path, separator=sep, has_header=has_header, infer_schema_length=10000)
+    except pl.exceptions.NoDataError as exc:
+        raise DataError(
+            f"{path} holds no data ({exc}); give a file with a header row and one row per "
+            "interaction"
+        ) from exc
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        kind = "Parquet" if suffix in PARQUET_SUFFIXES else _SEP_NAMES.get(sep or ",", repr(sep))
+        raise DataError(
+            f"could not parse {path} as {kind} ({exc}); check that the file is complete "
+            "and matches its extension (.csv comma, .tsv/.dat tab, .parquet)"
+        ) from exc
     if not has_header:  # polars versions differ (column_0 vs column_1); fix the 1-based names
         df.columns = [f"column_{i + 1}" for i in range(df.width)]
+    if df.height == 0:
+        cols = ", ".join(df.columns)
+        raise DataError(
+            f"{path} has a header ({cols}) but no rows: nothing to learn from; add one row per "
+            "interaction (or pass --no-header if that line is data)"
+        )
     return df

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shortlist.data.dataset import Dataset
+from shortlist.data.frames import check_table_file
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["load_data", "parse_columns", "parse_synthetic_spec"]
 
-_ROLES = ("user", "item", "value", "weight", "time", "event")
+_ROLES = ("user", "item", "rating", "value", "weight", "time", "event")
 
 
 def parse_columns(spec: str | None) -> dict[str, str]:
-    """Parse ``"user=userId,item=movieId,weight=rating"`` into a role -> column dict."""
+    """Parse ``"user=userId,item=movieId,rating=rating"`` into a role -> column dict.
+
+    ``rating`` marks explicit ratings; ``value`` and ``weight`` (the same role) mark
+    implicit strengths such as play counts. At most one of them may be given.
+    """
     if not spec:
         return {}
     out: dict[str, str] = {}
@@ -29,6 +37,12 @@ def parse_columns(spec: str | None) -> dict[str, str]:
         out[role] = col
     if "user" not in out or "item" not in out:
         raise ConfigError("--columns must name at least user=... and item=... columns")
+    strengths = [r for r in ("rating", "value", "weight") if r in out]
+    if len(strengths) > 1:
+        raise ConfigError(
+            f"--columns names {' and '.join(strengths)}; give one: rating= for explicit ratings, "
+            "weight= (or value=) for counts or weights"
+        )
     return out
 
 
@@ -60,13 +74,43 @@ def load_data(
     weighting: str | None = None,
     drop_duplicates: bool = False,
     has_header: bool = True,
+    min_rating: float | None = None,
+    k_core: int | None = None,
 ) -> Dataset:
     """Load what ``--data`` names.
 
     - ``synthetic:PRESET[,seed=N,key=value...]``: the built-in synthetic world;
-    - a folder: a known dataset, format detected from its files;
-    - a CSV/TSV/Parquet file: interactions, with ``columns`` mapping roles to column names.
+    - a folder: a known dataset, format detected from its files (also a folder holding one
+      ``user item item ...`` sequence file);
+    - a CSV/TSV/Parquet file: interactions, with ``columns`` mapping roles to column names;
+    - a ``user item item ...`` text file (one user per line, no header): without ``columns``.
+
+    Then ``min_rating`` drops rows rated below it (first of all, for table files) and
+    ``k_core`` keeps the k-core. ``weighting="auto"`` loads with the default weighting and
+    sets ``info["weighting"] = "auto"`` for a tuner to choose. The result's ``info`` always
+    has ``values``, ``time`` and ``notes`` (see :meth:`Dataset.record_load_facts`).
     """
+    auto = isinstance(weighting, str) and weighting.strip().lower() == "auto"
+    if auto:
+        weighting = None
+    min_rating = _check_min_rating(min_rating)
+    k_core = _check_k_core(k_core)
+    dataset, rated = _load(spec, columns, weighting, drop_duplicates, has_header, min_rating)
+    dataset.record_load_facts()
+    if min_rating is not None and not rated:
+        dataset = _drop_low_ratings(dataset, min_rating)
+    if k_core is not None and k_core > 1:
+        dataset = dataset.k_core(k_core)
+    if auto:
+        dataset.info["weighting"] = "auto"
+    return dataset
+
+
+def _load(
+    spec: str | Path, columns: Any, weighting: str | None, drop_duplicates: bool, has_header: bool,
+    min_rating: float | None,
+) -> tuple[Dataset, bool]:
+    """The dataset ``spec`` names, and whether ``min_rating`` was already applied."""
     text = str(spec)
     if text.startswith("synthetic"):
         from shortlist.data.world import generate_world
@@ -76,7 +120,7 @@ def load_data(
         dataset = generate_world(preset, seed=seed, **overrides).dataset()
         if weighting:
             dataset.interactions = dataset.interactions.with_weighting(weighting)
-        return dataset
+        return dataset, False
     path = Path(text)
     if not path.exists():
         raise DataError(
@@ -86,13 +130,64 @@ def load_data(
     if path.is_dir():
         from shortlist.data.datasets import load_dataset
 
-        return load_dataset(path, weighting=weighting)
+        return load_dataset(path, weighting=weighting), False
+    check_table_file(path)
     cols = parse_columns(columns) if isinstance(columns, str) or columns is None else dict(columns)
     if not cols:
+        from shortlist.data.datasets.sequences import load_sequences, looks_like_sequences
+
+        if looks_like_sequences(path):
+            return load_sequences(path, weighting=weighting), False
         raise ConfigError(
             f"{path.name} is a table file: say which columns hold what, e.g. "
-            "--columns user=userId,item=movieId[,weight=rating,time=timestamp]"
+            "--columns user=userId,item=movieId[,rating=rating,time=timestamp] "
+            "(weight=COL for play counts); a 'user item item ...' line-per-user file loads as is"
         )
-    inter = Interactions.from_file(path, columns=cols, weighting=weighting, drop_duplicates=drop_duplicates,
-                                   has_header=has_header)
-    return Dataset(name=path.stem, interactions=inter)
+    inter = Interactions.from_file(path, columns=cols, weighting=weighting,
+                                   drop_duplicates=drop_duplicates, has_header=has_header,
+                                   min_rating=min_rating)
+    return Dataset(name=path.stem, interactions=inter), True
+
+
+def _check_min_rating(min_rating: float | None) -> float | None:
+    """``min_rating`` as a float, or ConfigError naming the bad value."""
+    if min_rating is None:
+        return None
+    try:
+        value = float(min_rating)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(min_rating, bool) or not math.isfinite(value):
+        raise ConfigError(f"--min-rating must be a number, got {min_rating!r}; e.g. --min-rating 4")
+    return value
+
+
+def _check_k_core(k_core: int | None) -> int | None:
+    """``k_core`` as an int >= 1, or ConfigError naming the bad value."""
+    if k_core is None:
+        return None
+    if isinstance(k_core, bool) or not isinstance(k_core, (int, np.integer)) or k_core < 1:
+        raise ConfigError(f"--k-core must be a positive integer, got {k_core!r}; e.g. --k-core 5")
+    return int(k_core)
+
+
+def _drop_low_ratings(dataset: Dataset, min_rating: float) -> Dataset:
+    """Drop events rated below ``min_rating`` from a loaded dataset (folders, synthetic)."""
+    if dataset.info.get("values") != "ratings":
+        raise ConfigError(
+            f"--min-rating {min_rating:g} needs ratings, but the values of {dataset.name!r} are "
+            f"{dataset.info.get('values')!r}; for a table file name the column with --columns "
+            "...,rating=COL, or drop --min-rating"
+        )
+    it = dataset.interactions
+    keep = it.value >= min_rating
+    if not keep.any():
+        raise DataError(
+            f"no events of {dataset.name!r} have rating >= {min_rating:g} (ratings range "
+            f"{float(it.value.min()):g}..{float(it.value.max()):g}); lower --min-rating"
+        )
+    out = dataset.restrict(keep)
+    dropped = int((~keep).sum())
+    out.add_note(f"dropped {dropped:,} rows with rating < {min_rating:g} "
+                 f"({100.0 * dropped / it.n_events:.1f} %)")
+    return out

@@ -10,6 +10,7 @@ from shortlist.data.weighting import Weighting
 from shortlist.data.datasets._tables import require_files
 from shortlist.data.datasets.lastfm import LASTFM_FILES, load_lastfm_2k
 from shortlist.data.datasets.movielens import ML100K_FILES, ML_LATEST_FILES, load_ml100k, load_ml_latest
+from shortlist.data.datasets.sequences import SEQUENCE_FORMAT, load_sequences, sequence_file
 from shortlist.errors import DataError, DatasetFormatError
 
 __all__ = ["FORMATS", "detect_format", "load_dataset"]
@@ -37,7 +38,11 @@ def _matches(folder: Path) -> tuple[list[str], list[str]]:
 
 
 def detect_format(path: str | Path) -> str:
-    """Name of the dataset format of a folder: "ml-100k", "ml-latest-small" or "lastfm-2k"."""
+    """Name of the format of a folder: "ml-100k", "ml-latest-small", "lastfm-2k" or "sequence".
+
+    "sequence": the folder's only data file is a ``user item item ...`` .txt file (see
+    :mod:`shortlist.data.datasets.sequences`); README/SOURCE and .md files are ignored.
+    """
     folder = Path(path)
     if not folder.exists():
         raise DataError(f"dataset folder not found: {folder}; fetch one with 'shortlist datasets fetch NAME --to DIR'")
@@ -51,7 +56,10 @@ def detect_format(path: str | Path) -> str:
         return full[0]
     if partial:
         require_files(folder, partial[0], FORMATS[partial[0]][0])  # raises, naming what is missing
+    if sequence_file(folder) is not None:
+        return SEQUENCE_FORMAT
     looked = "; ".join(f"{fmt}: {', '.join(files)}" for fmt, (files, _) in FORMATS.items())
+    looked += "; sequence: one 'user item item ...' .txt file"
     inside = sorted(
         f"{sub.name} ({_matches(sub)[0][0]})" for sub in folder.iterdir() if sub.is_dir() and _matches(sub)[0]
     )
@@ -63,6 +71,11 @@ def detect_format(path: str | Path) -> str:
 
 
 def load_dataset(path: str | Path, *, weighting: Weighting | str | None = None) -> Dataset:
-    """Detect the format of a dataset folder and load it (``weighting=None``: the format's default)."""
+    """Detect the format of a dataset folder and load it (``weighting=None``: the format's default).
+
+    The result's ``info`` has ``values``, ``time`` and ``notes`` (see
+    :meth:`Dataset.record_load_facts`).
+    """
     fmt = detect_format(path)
-    return FORMATS[fmt][1](Path(path), weighting=weighting)
+    loader = load_sequences if fmt == SEQUENCE_FORMAT else FORMATS[fmt][1]
+    return loader(Path(path), weighting=weighting).record_load_facts()

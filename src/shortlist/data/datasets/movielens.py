@@ -38,7 +38,7 @@ def load_ml100k(folder: str | Path, *, weighting: Weighting | str | None = None)
     ratings = read_delimited(folder / "u.data", sep="\t", has_header=False,
                              columns=["user", "item", "rating", "timestamp"])
     inter = Interactions.from_frame(
-        ratings, user="user", item="item", value="rating", time="timestamp",
+        ratings, user="user", item="item", rating="rating", time="timestamp",
         weighting=DEFAULT_WEIGHTING if weighting is None else weighting,
     )
 
@@ -83,7 +83,7 @@ def load_ml_latest(folder: str | Path, *, weighting: Weighting | str | None = No
     require_files(folder, "ml-latest-small", ML_LATEST_FILES)
     ratings = read_delimited(folder / "ratings.csv", sep=",", has_header=True, quoted=True)
     inter = Interactions.from_frame(
-        ratings, user="userId", item="movieId", value="rating", time="timestamp",
+        ratings, user="userId", item="movieId", rating="rating", time="timestamp",
         weighting=DEFAULT_WEIGHTING if weighting is None else weighting,
     )
     n_items = inter.n_items
