@@ -12,7 +12,7 @@ stages are trained the same way whatever follows them) and with it. The ratio is
 | dataset | spec |
 |---|---|
 | MovieLens 100K (all test users) | ``configs/movielens-deepfm.toml`` (= ``movielens.toml`` + the DeepFM stage) |
-| synthetic world ``small`` (600 sampled test users) | ``configs/default.toml`` + a DeepFM stage (budget 40) |
+| synthetic world ``small`` (600 sampled test users) | ``configs/world.toml`` + a DeepFM stage (budget 40) |
 
 Also printed: the DeepFM stage's validation NDCG@10 of its base (LightGBM alone, "epoch 0")
 and of the epoch it kept (-1 = none beat the base, the stage then keeps LightGBM's order).
@@ -59,7 +59,7 @@ class _Upto:
 
 def cases(quick: bool) -> list[tuple[str, Any, Any, int | None]]:
     """(label, dataset loader, stacked spec, test users scored or None for all)."""
-    world = load_spec(CONFIG_DIR / "default.toml").model_dump(exclude_unset=True)
+    world = load_spec(CONFIG_DIR / "world.toml").model_dump(exclude_unset=True)
     world["stages"].append({"name": "deepfm", "kind": "deepfm", "budget": world["stages"][-1]["budget"],
                             "stack": True, "params": DEEPFM})
     out = [("synthetic small", lambda: generate_world("small").dataset(), parse_spec(world), 600)]

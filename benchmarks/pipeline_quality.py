@@ -12,7 +12,7 @@ by the same evaluator in the same run, with the ratio pipeline / peer.
 | MovieLens 100K | ``configs/movielens.toml`` | EASE |
 | MovieLens latest-small | ``configs/movielens.toml`` | EASE |
 | Last.fm 2K (no timestamps; friends graph) | ``LASTFM_SPEC`` below (item-kNN, ALS, social, popular) | item-kNN |
-| synthetic world ``small`` | ``configs/default.toml`` | EASE |
+| synthetic world ``small`` | ``configs/world.toml`` | EASE |
 
 No hyperparameter is chosen on the test split: the models use their defaults or the spec's
 fixed values, and the rankers train on a label split carved from the training part
@@ -80,7 +80,7 @@ def cases(quick: bool) -> list[tuple[str, Any, Any, str]]:
             ("Last.fm 2K", lambda: load_dataset(DATA / "lastfm-2k"), parse_spec(LASTFM_SPEC), "item-knn"),
             ("MovieLens latest-small", lambda: load_dataset(DATA / "ml-latest-small"), movielens, "ease"),
             ("synthetic small", lambda: generate_world("small").dataset(),
-             load_spec(CONFIG_DIR / "default.toml"), "ease"),
+             load_spec(CONFIG_DIR / "world.toml"), "ease"),
         ]
     return out
 

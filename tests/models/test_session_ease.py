@@ -104,15 +104,21 @@ def test_weights_and_scores_equal_numpy_closed_form(weighting, tau, lam):
                                rtol=1e-4, atol=1e-5)
 
 
-def test_without_time_or_with_a_huge_time_scale_it_is_plain_ease():
+def test_a_huge_time_scale_is_plain_ease_and_without_timestamps_row_order_is_the_time():
     data = events("value")
     ease = EASE(regularization=2.0).fit(data).weights_
     no_time = Interactions(data.users, data.items, data.user_index, data.item_index, data.value,
                            weighting="value")
+    row_times = Interactions(data.users, data.items, data.user_index, data.item_index, data.value,
+                             timestamp=np.arange(data.n_events), weighting="value")
     np.testing.assert_allclose(SessionEASE(time_scale=1e12, regularization=2.0).fit(data).weights_,
                                ease, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(SessionEASE(time_scale=1e12, regularization=2.0).fit(no_time).weights_,
+                               ease, rtol=1e-4, atol=1e-6)
+    # untimed events are timed by their row position: the closed form on positions as times
     np.testing.assert_allclose(SessionEASE(time_scale=1.0, regularization=2.0).fit(no_time).weights_,
-                               ease, rtol=1e-5, atol=1e-7)
+                               ease_from(brute_gram(row_times, 1.0), 2.0), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(ease_from(brute_gram(row_times, 1.0), 2.0), ease, atol=1e-3)
 
 
 def test_items_touched_apart_are_linked_less():
@@ -209,18 +215,34 @@ def test_partial_fit_takes_the_latest_time_of_a_cell_touched_again():
     assert m[model.users_.index(np.array([0]))[0], model.items_.index(np.array([1]))[0]] == 2.0
 
 
-def test_partial_fit_without_time_is_plain_ease_and_mixing_is_refused(tmp_path):
+def test_partial_fit_in_row_order_equals_a_fit_on_the_whole_log_and_mixing_is_refused(tmp_path):
     first, later = split_log(EVENTS + LATER[:-1], len(EVENTS))
     untimed = [Interactions(d.users, d.items, d.user_index, d.item_index, d.value, weighting="binary")
                for d in (first, later)]
-    plain = SessionEASE(regularization=0.7).fit(untimed[0])
-    plain = Recommender.load(plain.save(tmp_path / "plain")).partial_fit(untimed[1])
-    ease = EASE(regularization=0.7).fit(untimed[0]).partial_fit(untimed[1])
-    np.testing.assert_allclose(plain.weights_, ease.weights_, rtol=1e-5, atol=1e-7)
+    model = SessionEASE(time_scale=2.0, regularization=0.7).fit(untimed[0])
+    model = Recommender.load(model.save(tmp_path / "rows")).partial_fit(untimed[1])
+    a, b = untimed
+    whole = Interactions(a.users, a.items, np.concatenate([a.user_index, b.user_index]),
+                         np.concatenate([a.item_index, b.item_index]), np.concatenate([a.value, b.value]),
+                         weighting="binary")
+    # the merged model counts a re-touched cell's weight twice, like every partial_fit: compare cells
+    want = SessionEASE(time_scale=2.0, regularization=0.7).fit(
+        Interactions(model.users_, model.items_, *_cells_of(model.train_), timestamp=model.cell_times_,
+                     weighting="value"))
+    np.testing.assert_allclose(model.weights_, want.weights_, rtol=1e-5, atol=1e-7)
+    # a later event's time is its row in the whole log: the newest cell is at its last row
+    assert model.cell_times_.max() == whole.n_events - 1
+    assert sorted(set(model.cell_times_.tolist()) - set(range(a.n_events))) == \
+        sorted(set(range(a.n_events, whole.n_events)) & set(model.cell_times_.tolist()))
     timed = SessionEASE(regularization=0.7).fit(first)
     with pytest.raises(DataError, match="fitted with timestamps.*pass Interactions with timestamp"):
         timed.partial_fit(untimed[1])
     np.testing.assert_array_equal(timed.train_.toarray(), first.matrix.toarray())  # nothing changed
+
+
+def _cells_of(m):
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    return rows, m.indices, m.data
 
 
 def test_a_folder_saved_without_cell_times_says_to_refit(tmp_path):

@@ -59,6 +59,27 @@ def print_notes(dataset: Dataset) -> None:
         print(line, file=sys.stderr)
 
 
+def stderr_line(line: str) -> None:
+    """Print one progress or decision line on stderr (stdout stays clean for --json)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def pipeline_budget(args: argparse.Namespace, pipeline: Any) -> float | str | None:
+    """The tuning budget ``--budget`` / ``--tune`` ask for: seconds, "auto", or None (the spec's own)."""
+    from shortlist.pipeline.spec import parse_budget
+
+    if args.budget is not None:
+        try:
+            seconds = parse_budget(args.budget)
+        except ValueError as exc:
+            raise ConfigError(f"--budget: {exc}") from None
+        return "auto" if seconds is None else seconds
+    spec = pipeline.declared_spec
+    if getattr(args, "tune", False) and ("tuning" not in spec.model_fields_set or spec.tuning.budget_seconds == 0):
+        return "auto"
+    return None
+
+
 def parse_params(items: list[str] | None) -> dict[str, str]:
     """``["factors=64", "alpha=2"]`` -> ``{"factors": "64", "alpha": "2"}`` (typed later)."""
     out: dict[str, str] = {}

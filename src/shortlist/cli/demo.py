@@ -19,7 +19,7 @@ BASELINES = ("popularity", "item-knn", "als")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="small", help="world size: tiny | small | medium | large")
     parser.add_argument("--seed", type=int, default=0, help="world seed")
-    parser.add_argument("--config", default=None, metavar="FILE", help="pipeline TOML (default: the built-in default)")
+    parser.add_argument("--config", default=None, metavar="FILE", help="pipeline TOML (default: configs/world.toml, the synthetic world's spec)")
     parser.add_argument("--eval-users", type=int, default=600, metavar="N",
                         help="evaluate the pipeline on a seeded sample of N test users (speed)")
     parser.add_argument("--serve", action="store_true",
@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from shortlist.evaluation.runner import evaluate
     from shortlist.models.registry import create_model
     from shortlist.pipeline import Pipeline, evaluate_pipeline
-    from shortlist.pipeline.defaults import default_config_path
+    from shortlist.pipeline.defaults import world_config_path
 
     started = time.perf_counter()
-    pipeline = Pipeline.from_toml(args.config or default_config_path())
+    pipeline = Pipeline.from_toml(args.config or world_config_path())
     _section(f"1. synthetic world '{args.preset}' (seed {args.seed})")
     t0 = time.perf_counter()
     world = generate_world(args.preset, seed=args.seed)

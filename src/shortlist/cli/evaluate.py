@@ -6,8 +6,16 @@ import argparse
 import sys
 import time
 
-from shortlist.cli.common import add_data_arguments, load_dataset_from_args, parse_params, print_json
+from shortlist.cli.common import (
+    add_data_arguments,
+    load_dataset_from_args,
+    parse_params,
+    pipeline_budget,
+    print_json,
+    stderr_line,
+)
 from shortlist.data.splits import PROTOCOLS
+from shortlist.errors import ConfigError
 
 COMMAND = "evaluate"
 HELP = "Evaluate a model offline on a dataset with a leakage-free protocol."
@@ -15,15 +23,20 @@ HELP = "Evaluate a model offline on a dataset with a leakage-free protocol."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
-    parser.add_argument("--model", default="popularity", help="model name (see `shortlist models`)")
+    parser.add_argument("--model", default=None,
+                        help="evaluate one model (see `shortlist models`) instead of a pipeline")
     parser.add_argument("--config", metavar="FILE",
-                        help="evaluate a whole pipeline from a TOML spec instead of one model")
+                        help="pipeline TOML spec (default: configs/default.toml, which adapts to the data)")
     parser.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
     parser.add_argument("--protocol", default="random-holdout:0.25", help=f"one of {', '.join(PROTOCOLS)}")
     parser.add_argument("--seed", type=int, default=42, help="seed of the split")
     parser.add_argument("--k", type=int, default=10, help="list length for the metrics")
     parser.add_argument("--tune", action="store_true",
-                        help="choose hyperparameters on a validation split of the training part first")
+                        help="choose hyperparameters on validation folds of the training part first "
+                             "(the default pipeline always does, within --budget)")
+    parser.add_argument("--budget", metavar="DURATION", default=None,
+                        help="pipeline tuning budget: 90s, 10m, 1h, seconds, 0 (no tuning) or auto "
+                             "(default: the spec's [tuning] budget; auto grows with the data)")
     parser.add_argument("--space", action="append", metavar="KEY=V1,V2",
                         help="search space entry for --tune (repeatable; default: the model's own)")
     parser.add_argument("--trials", type=int, default=12, help="random-search trials for --tune")
@@ -38,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     from shortlist.models.registry import create_model
 
     k = check_k(args.k)
-    if args.config:
+    if args.model is None:
         return _run_pipeline(args, k)
+    if args.budget is not None:
+        raise ConfigError("--budget tunes a pipeline; with --model use --tune and --trials")
     params = parse_params(args.param)
     create_model(args.model, params)  # fail fast on bad names/params before loading data
     t0 = time.perf_counter()
@@ -84,17 +99,27 @@ def run(args: argparse.Namespace) -> int:
 def _run_pipeline(args: argparse.Namespace, k: int) -> int:
     """Evaluate a pipeline after candidates, ranking and rules (the per-stage contribution)."""
     from shortlist.pipeline import Pipeline, evaluate_pipeline
+    from shortlist.pipeline.defaults import default_config_path
+    from shortlist.pipeline.resources import peak_memory_bytes
 
-    pipeline = Pipeline.from_toml(args.config)
+    pipeline = Pipeline.from_toml(args.config or default_config_path())  # validate before loading data
+    budget = pipeline_budget(args, pipeline)
     dataset = load_dataset_from_args(args)
-    results = evaluate_pipeline(pipeline, dataset, args.protocol, seed=args.seed, k=k)
+    results = evaluate_pipeline(pipeline, dataset, args.protocol, seed=args.seed, k=k, budget=budget,
+                                log=stderr_line, progress=None if sys.stderr.isatty() else False)
+    peak = peak_memory_bytes()
+    stderr_line(f"peak memory {peak / 2**30:.2f} GiB")
     final = results["rules"].to_dict()
+    final["peak_memory_mb"] = round(peak / 2**20, 1)
     final["stages"] = {name: {m: r.metrics[m] for m in (f"ndcg@{k}", f"recall@{k}", "coverage")}
                        for name, r in results.items()}
     if args.json:
         print_json(final)
         return 0
     print(f"pipeline {pipeline.spec.name!r} on {dataset.name} ({args.protocol}, seed {args.seed})")
+    if getattr(pipeline, "tuning_", None) is not None:
+        print(pipeline.tuning_.to_text())
+        print()
     print(f"{'after':<12} {'ndcg@' + str(k):>9} {'recall@' + str(k):>10} {'coverage':>9}")
     for name, r in results.items():
         m = r.metrics

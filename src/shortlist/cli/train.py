@@ -12,7 +12,7 @@ HELP = "Train a pipeline (sources, rankers, rules) from a TOML config and save i
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, metavar="FILE", help="pipeline TOML (e.g. configs/default.toml)")
+    parser.add_argument("--config", required=True, metavar="FILE", help="pipeline TOML (e.g. configs/world.toml)")
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the trained pipeline to")
 

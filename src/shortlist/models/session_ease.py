@@ -22,7 +22,8 @@ def cell_times(data: Interactions, matrix: sp.csr_matrix) -> np.ndarray:
     """Time of each stored cell of ``matrix`` (CSR order): the latest event of that cell.
 
     ``matrix`` is ``data.matrix`` (sorted indices); cells the weighting dropped are absent
-    from it, and events of dropped cells are ignored.
+    from it, and events of dropped cells are ignored. Without timestamps, an event's time is
+    its row position (``event_order``): the order users touched items in.
     """
     n_items = matrix.shape[1]
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
@@ -32,7 +33,7 @@ def cell_times(data: Interactions, matrix: sp.csr_matrix) -> np.ndarray:
     pos = np.searchsorted(cell_keys, event_keys)
     ok = pos < cell_keys.shape[0]
     ok[ok] = cell_keys[pos[ok]] == event_keys[ok]
-    np.maximum.at(out, pos[ok], data.timestamp[ok])
+    np.maximum.at(out, pos[ok], data.event_order[ok])
     return out
 
 
@@ -61,6 +62,9 @@ class SessionEASE(EASE):
     every model's ``partial_fit``).
     """
 
+    #: the time (or row order) of each event; without it this is plain EASE
+    needs = ("event_order",)
+
     def __init__(self, *, time_scale: float = 300.0, regularization: float = 50.0,
                  max_memory_gb: float = 8.0) -> None:
         super().__init__(regularization=regularization, max_memory_gb=max_memory_gb)
@@ -77,8 +81,11 @@ class SessionEASE(EASE):
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         # EASE._fit factorises whatever _gram returns; the cell times are needed there
-        times = None if data.timestamp is None else cell_times(data, self.train_)
+        # without timestamps, row order stands in for time (time_scale is then in events)
+        times = cell_times(data, self.train_) if data.n_events else None
         self._times = times
+        #: True when the times are row positions, not timestamps
+        self.row_order_ = data.timestamp is None
         try:
             super()._fit(data, progress=progress)
         finally:
@@ -94,7 +101,7 @@ class SessionEASE(EASE):
                 "this session-ease model was saved without its cells' times, so new events cannot "
                 "be merged in time; fit it again on the full event log"
             )
-        if self.cell_times_ is not None and data.timestamp is None:
+        if self.cell_times_ is not None and data.timestamp is None and not getattr(self, "row_order_", False):
             raise DataError(
                 "this session-ease model was fitted with timestamps and weighs item pairs by the "
                 "time between them; the new events have none: pass Interactions with timestamp, "
@@ -119,11 +126,17 @@ class SessionEASE(EASE):
         events = Interactions(
             users, items, np.concatenate([old_rows, new_users]),
             np.concatenate([old.indices.astype(np.int64), new_items]),
-            timestamp=np.concatenate([self.cell_times_, new.timestamp]), validate=False,
+            timestamp=np.concatenate([self.cell_times_, self._new_times(new)]), validate=False,
         )
         coo = merged.tocoo()
         self.fit(Interactions(users, items, coo.row, coo.col, coo.data, cell_times(events, merged),
                               weighting="value"), progress=progress)
+
+    def _new_times(self, new: Interactions) -> np.ndarray:
+        """Times of new events: their timestamps, or for a row-order model rows after the old ones."""
+        if new.timestamp is not None and not getattr(self, "row_order_", False):
+            return new.timestamp
+        return int(self.cell_times_.max(initial=-1)) + 1 + new.event_order
 
     def _gram(self) -> np.ndarray:
         """Dense ``G + lambda I`` (float64, F order for LAPACK) from the time-sorted cells."""
@@ -147,10 +160,13 @@ class SessionEASE(EASE):
             state["untimed"] = np.zeros(0, np.int64)
         else:
             state["cell_times"] = self.cell_times_
+            if getattr(self, "row_order_", False):
+                state["row_order"] = np.zeros(0, np.int64)
         return state
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_state(arrays)
+        self.row_order_ = "row_order" in arrays
         if "cell_times" in arrays:
             self.cell_times_ = np.asarray(arrays["cell_times"], np.int64)
         elif "untimed" in arrays:

@@ -28,6 +28,8 @@ class Trending(Recommender):
     refit on all events, without keeping them.
     """
 
+    needs = ("timestamps",)
+
     def __init__(self, *, half_life: float = 7 * DAY, now: float | None = None,
                  by: str = "value") -> None:
         self.half_life = half_life

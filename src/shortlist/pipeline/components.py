@@ -23,7 +23,7 @@ def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recomm
     context = SourceContext.from_dataset(dataset, models, store=store)
     out = []
     for i, s in enumerate(spec.sources):
-        config = s.model_dump(exclude={"kind", "weight"}, exclude_unset=True)
+        config = s.model_dump(exclude={"kind", "weight", "required"}, exclude_unset=True)
         try:
             out.append(build_source(s.kind, config, context))
         except ConfigError as exc:
@@ -62,7 +62,7 @@ def build_rules(spec: PipelineSpec, dataset: Dataset) -> list[Any]:
     rules = []
     for i, rs in enumerate(spec.rules):
         try:
-            rules.append(build_rule(rs.kind, rs.model_dump(), attributes))
+            rules.append(build_rule(rs.kind, rs.model_dump(exclude={"required"}), attributes))
         except ConfigError as exc:
             raise ConfigError(f"rules[{i}] ({rs.kind}): {exc}") from None
     return rules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,16 +39,24 @@ def evaluate_pipeline(
     stages: tuple[str, ...] = UPTO,
     progress: bool | None = None,
     max_users: int | None = None,
+    budget: float | str | None = 0.0,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, EvaluationResult]:
     """Fit ``pipeline`` on the protocol's training part and score it after each of ``stages``.
 
     Returns ``{"candidates": ..., "ranking": ..., "rules": ...}`` so the contribution of
     each part is visible (candidates only = merged source order). ``max_users`` scores a
     seeded sample of the test users (the same sample for every stage).
+
+    ``budget`` (seconds) tunes the pipeline first on validation folds of the training part
+    only (:func:`~shortlist.pipeline.tuning.fit_tuned`); None follows the spec's ``[tuning]``
+    section, 0 (the default) fits the spec as declared. The test part is never shown to it.
     """
+    from shortlist.pipeline.tuning import fit_tuned
+
     split = split_by_protocol(dataset.interactions, protocol, seed=seed)
     t0 = time.perf_counter()
-    pipeline.fit(_with_interactions(dataset, split.train), progress=progress)
+    fit_tuned(pipeline, _with_interactions(dataset, split.train), budget=budget, progress=progress, log=log)
     fit_seconds = time.perf_counter() - t0
     item_features = None
     if dataset.item_features is not None:
@@ -57,6 +66,10 @@ def evaluate_pipeline(
     for upto in stages:
         res = evaluate(_Truncated(pipeline, upto), split, k=k, item_features=item_features,
                        max_users=max_users)
+        if pipeline.omitted_:
+            res.info["left_out"] = [o.line() for o in pipeline.omitted_]
+        if getattr(pipeline, "tuning_", None) is not None:
+            res.info["tuning"] = pipeline.tuning_.summary()
         res.info.update(model=f"pipeline:{pipeline.spec.name}", upto=upto, fit_seconds=round(fit_seconds, 3),
                         n_users=dataset.interactions.n_users, n_items=dataset.interactions.n_items,
                         n_interactions=dataset.interactions.n_events, seed=seed)

@@ -23,6 +23,9 @@ from shortlist.errors import ConfigError, ModelFileError, NotFittedError
 from shortlist.models.base import Recommender, check_k
 from shortlist.models.registry import create_model
 from shortlist.pipeline.components import build_rules, build_sources, merge, run_sources
+from shortlist.data.facts import DataFacts
+from shortlist.pipeline.needs import Omission, plan_spec
+from shortlist.pipeline.resources import memory_skips
 from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
@@ -56,6 +59,8 @@ class Response:
         out: dict[str, Any] = {"items": items}
         if explain:
             out["trace"] = self.trace.to_dict(pipeline.items_)
+            if self.trace.omitted:
+                out["left_out"] = list(self.trace.omitted)
         return out
 
 
@@ -74,6 +79,12 @@ class Pipeline:
 
     def __init__(self, spec: PipelineSpec | dict[str, Any]) -> None:
         self.spec = spec if isinstance(spec, PipelineSpec) else parse_spec(spec)
+        #: the spec as written; ``spec`` becomes the part of it that the data can run at fit
+        self.declared_spec = self.spec
+        #: components left out at fit because the data lacks what they need
+        self.omitted_: list[Omission] = []
+        #: left out before fitting by the tuner (models over the time budget), kept in ``omitted_``
+        self.omitted_by_tuning: list[Omission] = []
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Pipeline":
@@ -113,14 +124,23 @@ class Pipeline:
         }
 
     # -- fitting -----------------------------------------------------------------------
-    def fit(self, data: Dataset | Interactions, *, progress: bool | None = None) -> "Pipeline":
-        """Fit models, sources and ranking stages (rankers on a leakage-free label split)."""
+    def fit(self, data: Dataset | Interactions, *, progress: bool | None = None,
+            trained_stages: dict[str, Stage] | None = None) -> "Pipeline":
+        """Fit models, sources and ranking stages (rankers on a leakage-free label split).
+
+        ``trained_stages`` (by stage name) are used as they are, already trained (the tuner
+        trains its final stage on validation rows): no label folds are fitted for them.
+        """
         dataset = _as_dataset(data)
         if getattr(self, "_features_from", None) is not None and isinstance(data, Interactions):
             dataset = _with_interactions(self._features_from, data)
+        self.plan(dataset)
         tr = self.spec.training
-        self.stages_ = [build_stage(s, {}) for s in self.spec.stages]
-        if any(s.trainable for s in self.stages_):
+        given = dict(trained_stages or {})
+        self.stages_ = [given.get(s.name) or build_stage(s, {}) for s in self.spec.stages]
+        for st in self.stages_:
+            st.pretrained = st.name in given
+        if any(s.trainable and not s.pretrained for s in self.stages_):
             inter = dataset.interactions
             rows: list = []
             for fold in range(tr.folds):
@@ -135,11 +155,23 @@ class Pipeline:
             if not rows:
                 raise ConfigError("no training user had a relevant item among the candidates; raise source quotas")
             self._fit_stages(rows, parts["assembler"].feature_names)
-        if tr.refit_on_full or not any(s.trainable for s in self.stages_):
+        if tr.refit_on_full or not any(s.trainable and not s.pretrained for s in self.stages_):
             models = self._fit_models(dataset, progress)
             parts = self._build(dataset, models)
         self._install(parts, dataset)
         return self
+
+    def plan(self, data: Dataset | Interactions) -> list[Omission]:
+        """Keep the part of the declared spec that ``data`` can run; return what was left out.
+
+        Runs before anything is fitted, so a missing column stops a ``required`` component at
+        once instead of after minutes of fitting (see :mod:`shortlist.pipeline.needs`).
+        """
+        dataset = _as_dataset(data)
+        skips = memory_skips(self.declared_spec.models, dataset.interactions)
+        self.spec, omitted = plan_spec(self.declared_spec, DataFacts.from_dataset(dataset), skip=skips)
+        self.omitted_ = [*self.omitted_by_tuning, *omitted]
+        return self.omitted_
 
     def _install(self, parts: dict[str, Any], dataset: Dataset) -> None:
         # seen items and ids always come from the full training data, even when the
@@ -156,6 +188,8 @@ class Pipeline:
         for st in self.stages_:
             if st.kind == "model":
                 st.model = self.models_[st.spec.model]
+            elif st.kind == "linear" and not st.trainable and not hasattr(st.scorer, "coef_"):
+                st.scorer.fix(self.assembler_.feature_names)
 
     def _label_matrices(self, label: Interactions) -> dict[str, sp.csr_matrix]:
         out = {"relevant": label.matrix}
@@ -163,6 +197,21 @@ class Pipeline:
             for code, name in enumerate(label.event_types):
                 out[name] = label.subset(label.event_type == code).matrix
         return out
+
+    def candidate_features(self, parts: dict[str, Any], user: int) -> tuple[Any, np.ndarray]:
+        """(merged candidates, their feature rows) for known user ``user`` with ``parts``' components.
+
+        The same path as serving up to the first ranking stage; rankers and the tuner learn
+        from it, so what they see is what a request sees.
+        """
+        req = Request(user_index=int(user), k=self.spec.k)
+        cands = merge(self.spec, run_sources(parts["sources"], req, self._exclusions(req, parts)))
+        x = parts["assembler"].transform(req, cands) if len(cands) else np.zeros((0, 0), np.float32)
+        return cands, x
+
+    def build_parts(self, dataset: Dataset, models: dict[str, Recommender]) -> dict[str, Any]:
+        """Sources and feature assembler over already fitted ``models`` (for the tuner)."""
+        return self._build(dataset, models)
 
     def _training_rows(self, parts: dict[str, Any], label: Interactions, progress: bool | None) -> list:
         """(items, features, labels, user) per label user: what the rankers learn from."""
@@ -176,11 +225,9 @@ class Pipeline:
         label_sets = self._label_matrices(label)
         rows: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], int]] = []
         for u in tqdm(users, desc="ranker training data", disable=None if progress is None else not progress):
-            req = Request(user_index=int(u), k=self.spec.k)
-            cands = merge(self.spec, run_sources(parts["sources"], req, self._exclusions(req, parts)))
+            cands, x = self.candidate_features(parts, int(u))
             if len(cands) == 0:
                 continue
-            x = parts["assembler"].transform(req, cands)
             labs = {name: np.isin(cands.items, m.indices[m.indptr[u]:m.indptr[u + 1]])
                     for name, m in label_sets.items()}
             if not labs["relevant"].any():
@@ -197,10 +244,12 @@ class Pipeline:
         # each row also carries the previous stage's scores (None before the first stage)
         rows = [(*r, None) for r in rows]
         for st in self.stages_:
-            if st.trainable:
+            if st.trainable and not st.pretrained:
                 st.fit(*_stack(_inputs(st, [r for r in rows if r[3] not in valid_users])),
                        feature_names=st.feature_names(names),
                        valid=_stack_valid(_inputs(st, [r for r in rows if r[3] in valid_users])))
+            elif st.kind == "linear" and not hasattr(st.scorer, "coef_"):
+                st.scorer.fix(st.feature_names(names))
             # the next stage trains on what this one keeps, cut and scored exactly as at serving
             scored, kept = [], []
             for items, x, labs, u, prev in rows:
@@ -245,7 +294,7 @@ class Pipeline:
             request.k = check_k(k)
         if upto not in UPTO:
             raise ConfigError(f"upto={upto!r}; use one of {UPTO}")
-        trace = Trace()
+        trace = Trace(omitted=[o.line() for o in self.omitted_])
         t0 = time.perf_counter()
         results = run_sources(self.sources_, request, self._exclusions(request))
         cands = merge(self.spec, results)
@@ -322,7 +371,7 @@ class Pipeline:
         self.source_store_.save(folder / "sources")
         extras = {st.name: st.save(folder) for st in self.stages_}
         meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(exclude_unset=True),
-                "stages": extras, "saved_at": time.time()}
+                "omitted": [o.to_dict() for o in self.omitted_], "stages": extras, "saved_at": time.time()}
         (folder / "pipeline.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder
 
@@ -337,6 +386,7 @@ class Pipeline:
         if meta.get("format") != "shortlist-pipeline" or meta.get("format_version") != 1:
             raise ModelFileError(f"{folder} was written by an incompatible version; retrain it")
         pipe = cls(parse_spec(meta["spec"], origin=f"in {meta_path}"))
+        pipe.omitted_ = [Omission(**o) for o in meta.get("omitted", [])]
         dataset = Dataset.load(folder / "data")
         models = {name: Recommender.load(folder / "models" / name) for name in pipe.spec.models}
         pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]

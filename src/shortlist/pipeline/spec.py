@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shortlist.errors import ConfigError
 
-__all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "load_spec"]
+__all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "TuningSpec",
+           "load_spec", "parse_budget", "parse_spec"]
 
 
 class _Strict(BaseModel):
@@ -27,6 +28,8 @@ class ModelSpec(_Strict):
 
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
+    #: a missing need (timestamps, feature columns, ...) is an error instead of an omission
+    required: bool = False
 
 
 class SourceSpec(BaseModel):
@@ -43,6 +46,7 @@ class SourceSpec(BaseModel):
     quota: int = Field(gt=0)
     weight: float = Field(default=1.0, ge=0)
     model: str | None = None
+    required: bool = False
 
 
 class StageSpec(_Strict):
@@ -58,6 +62,7 @@ class StageSpec(_Strict):
     model: str | None = None
     stack: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
+    required: bool = False
 
 
 class RuleSpec(BaseModel):
@@ -66,6 +71,7 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     kind: str
+    required: bool = False
 
 
 class TrainingSpec(_Strict):
@@ -78,6 +84,62 @@ class TrainingSpec(_Strict):
     valid_fraction: float = Field(default=0.2, ge=0, lt=1)
     refit_on_full: bool = True
     seed: int = 7
+
+
+def parse_budget(value: Any) -> float | None:
+    """A time budget in seconds: ``"auto"`` -> None, ``0``/``"0"`` -> 0, ``90``, ``"90s"``, ``"10m"``, ``"1h"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"budget = {value!r} is not a duration; use e.g. \"10m\", 600 or \"auto\"")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        if text == "auto":
+            return None
+        units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+        try:
+            seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+        except ValueError:
+            raise ValueError(f"budget = {value!r} is not a duration; use e.g. \"90s\", \"10m\", \"1h\", "
+                             "a number of seconds, 0 (no tuning) or \"auto\"") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"budget = {value!r} must be a finite duration >= 0, e.g. \"10m\"")
+    return seconds
+
+
+class TuningSpec(_Strict):
+    """Self-tuning of the pipeline on validation folds of the training part (docs/tuning.md)."""
+
+    #: "auto" (scaled to the data size), 0 (no tuning), seconds, or "90s" / "10m" / "1h"
+    budget: str | float = "auto"
+    #: a fixed number of trials per model instead of the time budget (reproducible choices)
+    trials: int | None = Field(default=None, ge=1)
+    #: trials of the blend-weight search
+    blend_trials: int = Field(default=200, ge=1)
+    metric: Literal["ndcg", "recall"] = "ndcg"
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    #: validation folds (each a different random cut of the training part); scores are averaged
+    folds: int = Field(default=1, ge=1, le=5)
+    #: validation users scored per fold (a seeded sample; all when fewer)
+    max_users: int = Field(default=2000, gt=0)
+    #: final stages to compare on the validation users (2-fold cross-validation)
+    final_stages: list[Literal["linear", "lightgbm"]] = Field(default_factory=lambda: ["linear", "lightgbm"])
+    #: per model name, a search space replacing the model's own: {param = [v1, v2, ...]}
+    spaces: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    #: how much memory the tuned models may use (default: what the machine has free)
+    max_memory_gb: float | None = Field(default=None, gt=0)
+    seed: int = 0
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        parse_budget(v)
+        return v
+
+    @property
+    def budget_seconds(self) -> float | None:
+        """The budget in seconds, or None for "auto"."""
+        return parse_budget(self.budget)
 
 
 class FeatureSpec(_Strict):
@@ -101,6 +163,7 @@ class PipelineSpec(_Strict):
     stages: list[StageSpec] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(default_factory=list)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    tuning: TuningSpec = Field(default_factory=TuningSpec)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("sources")
@@ -123,12 +186,12 @@ class PipelineSpec(_Strict):
 
         for i, s in enumerate(self.sources):
             try:
-                source_config(s.kind, s.model_dump(exclude={"kind", "weight"}, exclude_unset=True))
+                source_config(s.kind, s.model_dump(exclude={"kind", "weight", "required"}, exclude_unset=True))
             except ConfigError as exc:
                 raise ValueError(f"sources[{i}]: {exc}") from None
         for i, r in enumerate(self.rules):
             try:
-                params = r.model_dump(exclude={"kind"})
+                params = r.model_dump(exclude={"kind", "required"})
                 validate_config(f"rule {r.kind!r}", rule_class(r.kind).Config, params)
             except ConfigError as exc:
                 raise ValueError(f"rules[{i}]: {exc}") from None
@@ -201,7 +264,7 @@ def load_spec(path: str | Path) -> PipelineSpec:
     """Read and validate a pipeline TOML file."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"pipeline config {path} not found; start from configs/default.toml")
+        raise ConfigError(f"pipeline config {path} not found; start from configs/world.toml")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

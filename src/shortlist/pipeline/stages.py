@@ -42,6 +42,8 @@ class Stage:
         self.budget = spec.budget
         self.model = model
         self.stack = spec.stack
+        #: trained elsewhere (by the tuner): the pipeline's label folds leave it as it is
+        self.pretrained = False
         params = dict(spec.params)
         if self.stack and self.kind in ("lightgbm", "deepfm"):
             params.setdefault("base_feature", PREVIOUS)
@@ -63,6 +65,9 @@ class Stage:
 
     @property
     def trainable(self) -> bool:
+        """Whether the stage learns from label folds (a model stage or a fixed blend does not)."""
+        if self.kind == "linear":
+            return self.scorer.trainable
         return self.kind != "model"
 
     def inputs(self, x: np.ndarray, previous: np.ndarray | None) -> np.ndarray:

@@ -64,6 +64,8 @@ class Trace:
     """All stages of one request, in order."""
 
     stages: list[StageTrace] = field(default_factory=list)
+    #: one line per component the pipeline left out for lack of data (same for every request)
+    omitted: list[str] = field(default_factory=list)
 
     def add(self, stage: StageTrace) -> None:
         self.stages.append(stage)
@@ -88,4 +90,5 @@ class Trace:
                 ids = ", ".join(str(_py(x)) for x in items.lookup(d.items[:5]))
                 lines.append(f"{'':<20}dropped {d.items.size} ({d.reason}): {ids}{' ...' if d.items.size > 5 else ''}")
         lines.append(f"{'total':<18} {'':<12} {'':>16} {self.total_ms:7.3f} ms")
+        lines += [f"(left out: {line})" for line in self.omitted]
         return "\n".join(lines)

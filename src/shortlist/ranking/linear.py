@@ -28,12 +28,17 @@ class LinearScorer:
     * neither: L2-regularised logistic regression by a few Newton steps (deterministic).
 
     Missing values (NaN) count as the column mean (0 after standardization).
+
+    With ``standardize = false`` and fixed ``weights`` the score is ``w . features`` as given
+    (for features that are already standardised, such as the within-request ``model_*_z``):
+    nothing is learned, and :meth:`fix` prepares the scorer without training rows.
     """
 
     def __init__(self, *, weights: Mapping[str, float] | None = None,
                  search: Mapping[str, Sequence[float]] | None = None, search_k: int = 10,
-                 l2: float = 1.0, iterations: int = 25) -> None:
+                 l2: float = 1.0, iterations: int = 25, standardize: bool = True) -> None:
         self.weights = dict(weights or {})
+        self.standardize = standardize
         self.search = {name: list(values) for name, values in (search or {}).items()}
         self.search_k = search_k
         self.l2 = l2
@@ -45,6 +50,9 @@ class LinearScorer:
                                      and np.isfinite(v) for v in values):
                 raise ConfigError(f"search[{name!r}] must be a non-empty list of finite weights, got {values!r}; "
                                   f"e.g. search = {{ {name} = [0.0, 0.25, 0.5] }}")
+        if not standardize and (search or not weights):
+            raise ConfigError("standardize = false needs fixed weights and no search (nothing to learn from); "
+                              "give weights = { feature = w, ... } or drop standardize")
         if isinstance(search_k, bool) or not isinstance(search_k, int) or search_k < 1:
             raise ConfigError(f"search_k must be a positive integer (the k of NDCG@k), got {search_k!r}; "
                               "e.g. search_k = 10")
@@ -87,6 +95,22 @@ class LinearScorer:
             if np.abs(step).max() < 1e-8:
                 break
         self.coef_, self.intercept_ = w[:-1], float(w[-1])
+        return self
+
+    @property
+    def trainable(self) -> bool:
+        """Whether :meth:`fit` learns anything (a fixed, unstandardised scorer does not)."""
+        return self.standardize or bool(self.search) or not self.weights
+
+    def fix(self, feature_names: Sequence[str]) -> "LinearScorer":
+        """Prepare a fixed scorer (``standardize = false``) for ``feature_names``, without data."""
+        self.feature_names_ = list(feature_names)
+        unknown = set(self.weights) - set(self.feature_names_)
+        if unknown:
+            raise ConfigError(f"linear weights name unknown features {sorted(unknown)}; available: {self.feature_names_}")
+        n = len(self.feature_names_)
+        self.mean_, self.scale_ = np.zeros(n), np.ones(n)
+        self.coef_, self.intercept_ = self._coef(self.weights), 0.0
         return self
 
     def _coef(self, weights: Mapping[str, float]) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.data.facts import Need
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError, NotFittedError
@@ -97,6 +98,11 @@ class CandidateSource(KeywordParams):
     kind: ClassVar[str] = ""
     #: pydantic model validating the keyword-only parameters
     Config: ClassVar[type[SourceConfig]] = SourceConfig
+
+    @classmethod
+    def needs(cls, config: dict[str, Any]) -> list[Need]:
+        """What this source needs from the data with ``config`` (checked before fitting)."""
+        return []
 
     # -- parameters ----------------------------------------------------------------------
     def _validate_params(self) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.data.facts import Need
 from shortlist.data.features import FeatureTable
 from shortlist.errors import ConfigError
 from shortlist.retrieval.sources.base import (
@@ -96,6 +98,12 @@ class ContentSource(CandidateSource):
 
     kind = "content"
     Config = ContentConfig
+
+    @classmethod
+    def needs(cls, config: dict[str, Any]) -> list[Need]:
+        """Its item feature columns (any item feature table when none are named)."""
+        cols = config.get("columns")
+        return [Need("item_feature", c) for c in cols] if cols else [Need("item_features")]
 
     def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
                  columns: list[str] | None = None, n_recent: int = 50, recency_decay: float = 1.0,

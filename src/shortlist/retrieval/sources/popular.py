@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pydantic
 
+from shortlist.data.facts import Need
 from shortlist.errors import ConfigError, DataError
 from shortlist.retrieval.sources.base import CandidateSource, SourceConfig, SourceContext
 from shortlist.retrieval.types import Request
@@ -40,6 +41,18 @@ class PopularSource(CandidateSource):
 
     kind = "popular"
     Config = PopularConfig
+
+    @classmethod
+    def needs(cls, config: dict[str, Any]) -> list[Need]:
+        """Timestamps for a decay, the group columns when grouped."""
+        out = []
+        if config.get("half_life", cls.Config.model_fields["half_life"].default) is not None:
+            out.append(Need("timestamps"))
+        if config.get("user_group"):
+            out.append(Need("user_feature", config["user_group"]))
+        if config.get("item_group"):
+            out.append(Need("item_feature", config["item_group"]))
+        return out
 
     def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
                  by: str = "users", half_life: float | None = None, now: float | None = None,

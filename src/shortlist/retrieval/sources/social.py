@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.data.facts import Need
 from shortlist.errors import ConfigError
 from shortlist.retrieval.sources.base import (
     CandidateSource,
@@ -43,6 +44,11 @@ class SocialSource(CandidateSource):
 
     kind = "social"
     Config = SocialConfig
+
+    @classmethod
+    def needs(cls, config: dict[str, Any]) -> list[Need]:
+        """A users x users social graph."""
+        return [Need("social")]
 
     def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
                  per_friend: int = 50, by: str = "count", recency_decay: float = 0.95) -> None:
