@@ -1,32 +1,50 @@
-"""``shortlist train``: fit a pipeline from a TOML spec on a dataset and save it."""
+"""``shortlist train``: fit a pipeline (tuning it first when asked) on a dataset and save it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from shortlist.cli.common import add_data_arguments, load_dataset_from_args
+from shortlist.cli.common import add_data_arguments, load_dataset_from_args, pipeline_budget, stderr_line
 
 COMMAND = "train"
-HELP = "Train a pipeline (sources, rankers, rules) from a TOML config and save it to a folder."
+HELP = "Train a pipeline (tuned on validation folds by default) and save it to a folder."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, metavar="FILE", help="pipeline TOML (e.g. configs/world.toml)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="pipeline TOML (default: configs/default.toml, which adapts to the data and tunes "
+                             "itself; configs/world.toml for the synthetic world)")
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the trained pipeline to")
+    parser.add_argument("--tune", action="store_true", help="tune the spec on validation folds first "
+                        "(the default spec always does, within --budget)")
+    parser.add_argument("--budget", metavar="DURATION", default=None,
+                        help="tuning budget: 90s, 10m, 1h, seconds, 0 (no tuning) or auto "
+                             "(default: the spec's [tuning] budget; auto grows with the data)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from shortlist.pipeline import Pipeline
+    from pathlib import Path
 
-    pipeline = Pipeline.from_toml(args.config)  # validate the spec before loading data
+    from shortlist.pipeline import Pipeline
+    from shortlist.pipeline.defaults import default_config_path
+    from shortlist.pipeline.resources import peak_memory_bytes
+    from shortlist.pipeline.tuning import fit_tuned
+
+    pipeline = Pipeline.from_toml(args.config or default_config_path())  # validate the spec before loading data
+    budget = pipeline_budget(args, pipeline)
     dataset = load_dataset_from_args(args)
     t0 = time.perf_counter()
-    pipeline.fit(dataset)
+    fit_tuned(pipeline, dataset, budget=budget, log=stderr_line, storage_dir=Path(args.out) / "tuning",
+              progress=None if sys.stderr.isatty() else False)
     seconds = time.perf_counter() - t0
     path = pipeline.save(args.out)
     it = dataset.interactions
+    if getattr(pipeline, "tuning_", None) is not None:
+        print(pipeline.tuning_.to_text())
+        print(f"tuning report: {Path(args.out) / 'tuning' / 'report.txt'} (every trial in report.json)")
     print(f"trained pipeline {pipeline.spec.name!r} on {dataset.name}: {it.n_users} users, {it.n_items} items, "
-          f"{it.n_events} events in {seconds:.1f} s -> {path}")
+          f"{it.n_events} events in {seconds:.1f} s (peak memory {peak_memory_bytes() / 2**30:.2f} GiB) -> {path}")
     return 0

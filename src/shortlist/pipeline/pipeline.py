@@ -372,6 +372,8 @@ class Pipeline:
         extras = {st.name: st.save(folder) for st in self.stages_}
         meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(exclude_unset=True),
                 "omitted": [o.to_dict() for o in self.omitted_], "stages": extras, "saved_at": time.time()}
+        if getattr(self, "tuning_", None) is not None:
+            meta["tuning"] = self.tuning_.summary()  # how the spec was chosen (every trial: tuning/)
         (folder / "pipeline.json").write_text(json.dumps(meta, indent=2, default=str))
         return folder
 
@@ -387,6 +389,7 @@ class Pipeline:
             raise ModelFileError(f"{folder} was written by an incompatible version; retrain it")
         pipe = cls(parse_spec(meta["spec"], origin=f"in {meta_path}"))
         pipe.omitted_ = [Omission(**o) for o in meta.get("omitted", [])]
+        pipe.tuning_summary_ = meta.get("tuning")
         dataset = Dataset.load(folder / "data")
         models = {name: Recommender.load(folder / "models" / name) for name in pipe.spec.models}
         pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]

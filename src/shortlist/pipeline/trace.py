@@ -90,5 +90,5 @@ class Trace:
                 ids = ", ".join(str(_py(x)) for x in items.lookup(d.items[:5]))
                 lines.append(f"{'':<20}dropped {d.items.size} ({d.reason}): {ids}{' ...' if d.items.size > 5 else ''}")
         lines.append(f"{'total':<18} {'':<12} {'':>16} {self.total_ms:7.3f} ms")
-        lines += [f"(left out: {line})" for line in self.omitted]
+        lines += list(self.omitted)
         return "\n".join(lines)

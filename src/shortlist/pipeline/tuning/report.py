@@ -84,7 +84,7 @@ class TuningReport:
             lines.append(f"final stage (2-fold cross-validation over users): "
                          f"{self._fmt(self.final_stage.get('scores', {}))}; chosen: {self.final_stage.get('chosen')}")
         lines += [f"- {r}" for r in self.reasons]
-        lines += [f"(left out: {r})" for r in self.left_out]
+        lines += list(self.left_out)
         return "\n".join(lines)
 
     @staticmethod

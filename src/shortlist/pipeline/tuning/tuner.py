@@ -122,6 +122,7 @@ class _Tuner:
         self.report = TuningReport(metric=f"{self.metric}@{self.k}", budget_seconds=self.budget, folds=self.ts.folds)
 
     def elapsed(self) -> float:
+        """Seconds since tuning started (budgets are checked against it, except with fixed trials)."""
         return time.perf_counter() - self.started
 
     # -- step 3: weighting ---------------------------------------------------------------
@@ -392,7 +393,7 @@ def _final_stage(tuner: _Tuner, rows: ValidationRows, names: list[str], weights:
                else "only the linear blend was asked for")
         tuner.report.final_stage = {"chosen": "linear", "why": why}
         return [], {}
-    if tuner.elapsed() > tuner.budget:
+    if tuner.ts.trials is None and tuner.elapsed() > tuner.budget:  # fixed trials: no clock, same choices
         tuner.report.final_stage = {"chosen": "linear", "why": "the budget was spent"}
         return [], {}
     features = [f"model_{n}_z" for n in names]

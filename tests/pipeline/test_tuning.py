@@ -1,0 +1,176 @@
+"""Self-tuning on validation folds of the training part: leakage, report, blend search, persistence."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from shortlist.data import Dataset, Interactions
+from shortlist.evaluation.metrics import ranking_metrics
+from shortlist.pipeline import Pipeline, evaluate_pipeline, load_spec
+from shortlist.pipeline.defaults import CONFIG_DIR, default_config_path
+from shortlist.pipeline.tuning import auto_budget, fit_tuned
+from shortlist.pipeline.tuning.blend import ValidationRows, search_blend
+from tests.conftest import block_interactions
+
+
+def timed_blocks(n_users=80, n_items=50, seed=0) -> Interactions:
+    data = block_interactions(n_users=n_users, n_items=n_items, density=0.35, seed=seed)
+    rng = np.random.default_rng(seed)
+    return Interactions(data.users, data.items, data.user_index, data.item_index, data.value,
+                        timestamp=rng.permutation(data.n_events).astype(np.int64) * 60, weighting="binary")
+
+
+def quick_spec(**tuning):
+    spec = load_spec(default_config_path()).model_dump(exclude_unset=True)
+    spec["tuning"] = {"trials": 3, "blend_trials": 15, **tuning}
+    return spec
+
+
+def test_auto_budget_grows_with_the_data_within_bounds():
+    assert auto_budget(1_000) == 8.0
+    assert auto_budget(75_000) == 150.0
+    assert auto_budget(10_000_000) == 900.0
+
+
+def test_changing_the_test_part_does_not_change_what_tuning_chooses():
+    a = timed_blocks()
+    cut = np.quantile(a.timestamp, 0.8)
+    later = a.timestamp > cut
+    # B: the same training part, other items in the test period (shifted to the other community)
+    items_b = a.item_index.copy()
+    items_b[later] = (items_b[later] + a.n_items // 2) % a.n_items
+    b = Interactions(a.users, a.items, a.user_index, items_b, a.value, a.timestamp, weighting="binary")
+    chosen, scores = [], []
+    for data in (a, b):
+        pipe = Pipeline(quick_spec(final_stages=["linear"]))
+        res = evaluate_pipeline(pipe, Dataset("d", data), "temporal:0.8", seed=1, k=5, budget=None)
+        trials = [[(t["params"], t["score"], t["state"]) for t in m.trials] for m in pipe.tuning_.models]
+        chosen.append((pipe.tuning_.chosen, trials, pipe.tuning_.blend["weights"]))
+        scores.append(res["rules"].metrics["ndcg@5"])
+    assert chosen[0] == chosen[1]
+    assert scores[0] != scores[1]  # the test parts really differ
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tuned")
+    pipe = Pipeline(quick_spec())
+    logged = []
+    fit_tuned(pipe, Dataset("blocks", timed_blocks()), log=logged.append, storage_dir=folder / "tuning")
+    return pipe, folder, logged
+
+
+def test_report_holds_every_trial_and_the_best_settings(tuned):
+    pipe, folder, logged = tuned
+    report = pipe.tuning_
+    by_name = {m.name: m for m in report.models}
+    assert set(by_name) == {"pop", "itemknn", "ease", "als", "gf", "sess"}
+    assert len(by_name["pop"].trials) == 1  # nothing to tune
+    for name in ("itemknn", "ease", "als", "gf", "sess"):
+        m = by_name[name]
+        assert len(m.trials) == 3, name
+        complete = [t for t in m.trials if t["state"] == "complete"]
+        best = max(complete, key=lambda t: t["score"])
+        assert m.best_score == pytest.approx(best["score"])
+        assert m.best_params == {k: best["params"][k] for k in m.best_params}
+    assert all(0.0 <= w <= 1.0 for w in report.blend["weights"].values())
+    assert report.best_single == max(((m.name, m.best_score) for m in report.models), key=lambda t: t[1])
+    saved = json.loads((folder / "tuning" / "report.json").read_text())
+    assert len(saved["models"][1]["trials"]) == len(report.models[1].trials)
+    assert (folder / "tuning" / "optuna-journal.log").stat().st_size > 0
+    text = (folder / "tuning" / "report.txt").read_text()
+    assert "blend weights" in text and "best single model on validation" in text
+    assert any(line.startswith("tuned ease (ease): 3 trials") or line.startswith("tuned ease (ease): ")
+               for line in logged)
+
+
+def test_the_tuned_spec_is_what_the_report_says(tuned):
+    pipe, _, _ = tuned
+    chosen = pipe.tuning_.chosen["models"]
+    assert set(pipe.spec.models) == set(chosen)
+    for name, c in chosen.items():
+        assert pipe.spec.models[name].params == c["params"]
+        assert pipe.spec.stages[0].params["weights"][f"model_{name}_z"] == c["weight"]
+    assert pipe.spec.tuning.budget == 0  # already tuned: fitting it again does not tune again
+    assert {s.model for s in pipe.spec.sources if s.model} == set(chosen)
+
+
+def test_a_saved_tuned_pipeline_loads_and_answers_the_same(tuned, tmp_path):
+    pipe, _, _ = tuned
+    pipe.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "pipeline.json").read_text())
+    assert meta["tuning"]["chosen"]["models"].keys() == pipe.tuning_.chosen["models"].keys()
+    loaded = Pipeline.load(tmp_path / "p")
+    for user in range(5):
+        assert loaded.recommend(user).item_ids == pipe.recommend(user).item_ids
+
+
+def test_specs_without_a_tuning_section_are_fitted_as_declared():
+    pipe = Pipeline.from_toml(CONFIG_DIR / "movielens.toml")
+    fit_tuned(pipe, Dataset("blocks", timed_blocks()))
+    assert getattr(pipe, "tuning_", None) is None
+    assert pipe.spec.models["als"].params == {"factors": 32}
+
+
+def test_budget_zero_fits_the_default_spec_as_declared():
+    pipe = Pipeline.from_toml(default_config_path())
+    fit_tuned(pipe, Dataset("blocks", timed_blocks()), budget=0)
+    assert getattr(pipe, "tuning_", None) is None
+    assert pipe.spec.stages[0].params["weights"]["model_ease_z"] == 1.0
+
+
+def test_auto_weighting_is_chosen_on_validation():
+    base = timed_blocks()
+    ratings = np.random.default_rng(3).integers(1, 6, base.n_events).astype(np.float32)
+    data = Interactions(base.users, base.items, base.user_index, base.item_index, ratings, base.timestamp,
+                        weighting="value")
+    pipe = Pipeline(quick_spec(final_stages=["linear"]))
+    fit_tuned(pipe, Dataset("r", data, info={"values": "ratings", "weighting": "auto"}))
+    w = pipe.tuning_.weighting
+    assert set(w["scores"]) == {"binary", "value", "log"}
+    assert w["chosen"] == max(w["scores"], key=w["scores"].get)
+    assert pipe.dataset_.interactions.weighting.kind == w["chosen"]
+
+
+def rows_for(scores_by_user, relevant_by_user, n_items=10, names=("a", "b")):
+    """ValidationRows from per-user (item -> feature values) dicts."""
+    users = len(scores_by_user)
+    width = max(len(s) for s in scores_by_user)
+    items = np.full((users, width), -1, np.int64)
+    x = np.full((users, width, len(names)), np.nan, np.float32)
+    for u, feats in enumerate(scores_by_user):
+        for c, (item, vals) in enumerate(feats.items()):
+            items[u, c] = item
+            x[u, c] = vals
+    rel = sp.lil_matrix((users, n_items), dtype=np.float32)
+    for u, r in enumerate(relevant_by_user):
+        for i in r:
+            rel[u, i] = 1
+    return ValidationRows(np.arange(users), items, x, [f"model_{n}_z" for n in names], rel.tocsr())
+
+
+def test_validation_metric_is_the_evaluators_ndcg_with_unproposed_items_in_the_ideal():
+    rows = rows_for([{1: (3.0, 0.0), 2: (2.0, 0.0), 3: (1.0, 0.0)}], [{2, 7}])  # item 7 never proposed
+    got = rows.metric(rows.column("model_a_z"), k=3)
+    # by hand: hit at rank 2 -> 1/log2(3); ideal over 2 relevant -> 1 + 1/log2(3)
+    assert got == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    top = rows.top(rows.column("model_a_z"), 3)
+    assert got == pytest.approx(ranking_metrics(top, rows.relevant, 3)["ndcg"][0])
+
+
+def test_blend_search_puts_weight_on_the_feature_that_ranks_relevant_items_first():
+    rng = np.random.default_rng(0)
+    users, rel = [], []
+    for u in range(30):
+        items = rng.choice(50, 12, replace=False)
+        good = set(items[:2].tolist())
+        users.append({int(i): ((5.0 if i in good else 0.0) + rng.normal(0, 0.1), rng.normal())
+                      for i in items})
+        rel.append(good)
+    rows = rows_for(users, rel, n_items=50)
+    weights, score, trials = search_blend(rows, ["model_a_z", "model_b_z"], k=2, metric="ndcg", n_trials=10, seed=0)
+    assert score == pytest.approx(1.0)
+    assert weights["model_a_z"] > weights["model_b_z"]
+    assert len(trials) == 10 and trials[0]["weights"] == {"model_a_z": 1.0, "model_b_z": 0.0}
