@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     k = check_k(args.k)
     if args.model is None:
+        if args.param or args.space:
+            raise ConfigError("--param and --space set one model's hyperparameters; name it with --model, "
+                              "e.g. --model als --param factors=64")
         return _run_pipeline(args, k)
     if args.budget is not None:
         raise ConfigError("--budget tunes a pipeline; with --model use --tune and --trials")
