@@ -120,6 +120,9 @@ class TuningSpec(_Strict):
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
     #: validation folds (each a different random cut of the training part); scores are averaged
     folds: int = Field(default=1, ge=1, le=5)
+    #: validation folds the blend weights and the final stage learn on (the tuned models are
+    #: refitted on the extra ones): more validation users, steadier weights
+    blend_folds: int = Field(default=2, ge=1, le=5)
     #: validation users scored per fold (a seeded sample; all when fewer)
     max_users: int = Field(default=2000, gt=0)
     #: final stages to compare on the validation users (2-fold cross-validation)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.pipeline.stages import PREVIOUS, standardise
 
-__all__ = ["ValidationRows", "build_rows", "search_blend", "stacked_inputs"]
+__all__ = ["ValidationRows", "build_rows", "concat_rows", "search_blend", "stacked_inputs"]
 
 
 @dataclass
@@ -87,6 +87,19 @@ def build_rows(pipeline: Any, parts: dict[str, Any], users: np.ndarray, relevant
         if len(i):
             xx[r, : len(i)] = x
     return ValidationRows(np.asarray(users, np.int64), it, xx, names, sp.csr_matrix(relevant))
+
+
+def concat_rows(parts: list[ValidationRows]) -> ValidationRows:
+    """Rows of several validation folds as one set (candidate lists padded to the widest)."""
+    if len(parts) == 1:
+        return parts[0]
+    width = max(p.items.shape[1] for p in parts)
+    items = np.concatenate([np.pad(p.items, ((0, 0), (0, width - p.items.shape[1])), constant_values=-1)
+                            for p in parts])
+    x = np.concatenate([np.pad(p.x, ((0, 0), (0, width - p.x.shape[1]), (0, 0)), constant_values=np.nan)
+                        for p in parts])
+    return ValidationRows(np.concatenate([p.users for p in parts]), items, x, parts[0].names,
+                          sp.vstack([p.relevant for p in parts]).tocsr())
 
 
 def search_blend(rows: ValidationRows, features: list[str], *, k: int, metric: str, n_trials: int,

@@ -40,14 +40,20 @@ from shortlist.pipeline.needs import Omission, plan_spec
 from shortlist.pipeline.resources import available_memory_bytes, estimate_cost
 from shortlist.pipeline.spec import PipelineSpec, StageSpec
 from shortlist.pipeline.stages import Stage
-from shortlist.pipeline.tuning.blend import ValidationRows, build_rows, search_blend, stacked_inputs
+from shortlist.pipeline.tuning.blend import (
+    ValidationRows,
+    build_rows,
+    concat_rows,
+    search_blend,
+    stacked_inputs,
+)
 from shortlist.pipeline.tuning.report import ModelTuning, TuningReport
 from shortlist.pipeline.tuning.spaces import explicit_space, model_space, suggest
 
 __all__ = ["TuningResult", "auto_budget", "fit_tuned", "tune_pipeline"]
 
 #: share of the budget spent on model hyperparameters (the rest: rows, blend, final stage)
-_MODEL_SHARE = 0.75
+_MODEL_SHARE = 0.6
 #: a model is skipped when one fit is estimated to take more than this many times its share
 _SKIP_FACTOR = 1.5
 #: a blend weight below this leaves the model (and its source) out
@@ -84,10 +90,11 @@ class _Fold:
         return self.split.test.matrix[self.users]
 
 
-def _folds(dataset: Dataset, spec: PipelineSpec) -> list[_Fold]:
+def _folds(dataset: Dataset, spec: PipelineSpec, count: int | None = None, start: int = 0) -> list[_Fold]:
+    """Validation folds ``start .. start + count - 1`` (each a different seeded cut of ``dataset``)."""
     ts = spec.tuning
     out = []
-    for f in range(ts.folds):
+    for f in range(start, start + (ts.folds if count is None else count)):
         split = random_holdout(dataset.interactions, ts.validation_fraction, seed=ts.seed + 1 + f)
         test_counts = np.diff(split.test.matrix.indptr)
         train_counts = np.diff(split.train.matrix.indptr)
@@ -359,29 +366,55 @@ def _tune_models(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold],
     return params, fitted
 
 
-def _blend_step(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
-                fitted: dict[str, list[Any]]) -> tuple[list[str], dict[str, float], ValidationRows, Any]:
-    """Step 5: candidates of the validation users with every tuned model, then blend weights."""
+def _blend_folds(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
+                 fitted: dict[str, list[Any]]) -> list[_Fold]:
+    """The folds the blend learns on: the tuning folds, plus new ones up to ``blend_folds``.
+
+    A new fold gets every tuned model fitted on its training part (appended to ``fitted``).
+    Blend weights learned on more validation users generalise better, and refitting a few
+    tuned models costs little next to their search.
+    """
+    want = tuner.ts.blend_folds
+    if len(folds) >= want or (tuner.ts.trials is None and tuner.elapsed() > tuner.budget):
+        return folds
+    extra = _folds(tuner.dataset, tuner.spec, count=want - len(folds), start=len(folds))
+    for fold in extra:
+        for name, models in fitted.items():
+            models.append(create_model(planned.models[name].kind, params[name]).fit(fold.split.train,
+                                                                                    progress=False))
+    return [*folds, *extra]
+
+
+def _rows(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
+          fitted: dict[str, list[Any]], names: list[str], weights: dict[str, float]) -> ValidationRows:
+    """Validation rows of every fold with ``names``' sources and scorers (models of that fold)."""
     from shortlist.pipeline.pipeline import Pipeline, _with_interactions
 
+    pipe = Pipeline(_candidate_spec(planned, params, names, weights))
+    out = []
+    for f, fold in enumerate(folds):
+        parts = pipe.build_parts(_with_interactions(tuner.dataset, fold.split.train),
+                                 {n: fitted[n][f] for n in names})
+        out.append(build_rows(pipe, parts, fold.users, fold.relevant))
+    return concat_rows(out)
+
+
+def _blend_step(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
+                fitted: dict[str, list[Any]]) -> tuple[list[str], dict[str, float], ValidationRows]:
+    """Step 5: candidates of the validation users with every tuned model, then blend weights."""
     names = list(fitted)
-    spec = _candidate_spec(planned, params, names, {n: 1.0 for n in names})
-    pipe = Pipeline(spec)
-    pipe.spec = spec
-    fold = folds[0]
-    base = _with_interactions(tuner.dataset, fold.split.train)
-    parts = pipe.build_parts(base, {n: fitted[n][0] for n in names})
-    rows = build_rows(pipe, parts, fold.users, fold.relevant)
+    rows = _rows(tuner, planned, folds, params, fitted, names, {n: 1.0 for n in names})
     features = [f"model_{n}_z" for n in names]
     declared = (planned.stages[0].params.get("weights", {}) if planned.stages else {})
     starts = [{f: 1.0 for f in features}, {f: float(declared.get(f, 0.0)) for f in features}]
     weights, score, trials = search_blend(rows, features, k=tuner.k, metric=tuner.metric,
                                           n_trials=tuner.ts.blend_trials, seed=tuner.ts.seed, starts=starts)
     by_model = {n: weights[f"model_{n}_z"] for n in names}
-    tuner.report.blend = {"weights": by_model, "score": score, "n_trials": len(trials), "trials": trials}
-    tuner.log(f"blend: validation {tuner.metric}@{tuner.k} {score:.4f} with weights "
+    tuner.report.blend = {"weights": by_model, "score": score, "n_trials": len(trials), "folds": len(folds),
+                          "validation_rows": len(rows), "trials": trials}
+    tuner.log(f"blend: validation {tuner.metric}@{tuner.k} {score:.4f} on {len(folds)} fold(s) with weights "
               + ", ".join(f"{n} {w:.2f}" for n, w in by_model.items()))
-    return names, by_model, rows, pipe
+    return names, by_model, rows
 
 
 def _final_stage(tuner: _Tuner, rows: ValidationRows, names: list[str], weights: dict[str, float],
@@ -456,14 +489,18 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
                           "training and held-out items; use --budget 0 (no tuning) or give more data")
     weighting = tuner.choose_weighting(folds, dict(planned.models))
     params, fitted = _tune_models(tuner, planned, folds, facts)
-    names, weights, rows, _ = _blend_step(tuner, planned, folds, params, fitted)
+    folds = _blend_folds(tuner, planned, folds, params, fitted)
+    names, weights, rows = _blend_step(tuner, planned, folds, params, fitted)
     chosen = [n for n in names if weights[n] >= _MIN_WEIGHT]
     for n in names:
         if n not in chosen:
             tuner.report.reasons.append(f"model {n!r} left out with its source: blend weight {weights[n]:.3f}")
     blend_budget = _candidate_spec(planned, params, chosen, weights).stages[0].budget
     if len(chosen) < len(names):  # the candidates change with the sources: rescore on the exact set
-        rows = _rows_for(tuner, planned, folds, params, fitted, chosen, weights)
+        rows = _rows(tuner, planned, folds, params, fitted, chosen, weights)
+        vec = np.array([weights[n] for n in chosen])
+        tuner.report.blend["score_final_sources"] = rows.metric(
+            np.stack([rows.column(f"model_{n}_z") for n in chosen], -1) @ vec, tuner.k, tuner.metric)
     stages, trained = _final_stage(tuner, rows, chosen, weights, blend_budget)
     spec = _candidate_spec(planned, params, chosen, weights, stages)
     best = tuner.report.best_single
@@ -478,22 +515,6 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
     if storage_dir is not None:
         tuner.report.save(storage_dir)
     return TuningResult(spec, omitted, tuner.report, trained, weighting)
-
-
-def _rows_for(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
-              fitted: dict[str, list[Any]], names: list[str], weights: dict[str, float]) -> ValidationRows:
-    """Validation rows with only ``names``' sources and scorers (the final candidate set)."""
-    from shortlist.pipeline.pipeline import Pipeline, _with_interactions
-
-    spec = _candidate_spec(planned, params, names, weights)
-    pipe = Pipeline(spec)
-    fold = folds[0]
-    parts = pipe.build_parts(_with_interactions(tuner.dataset, fold.split.train), {n: fitted[n][0] for n in names})
-    rows = build_rows(pipe, parts, fold.users, fold.relevant)
-    vec = np.array([weights[n] for n in names])
-    score = rows.metric(np.stack([rows.column(f"model_{n}_z") for n in names], -1) @ vec, tuner.k, tuner.metric)
-    tuner.report.blend["score_final_sources"] = score
-    return rows
 
 
 def fit_tuned(pipeline: Any, dataset: Dataset, *, budget: float | str | None = None,
