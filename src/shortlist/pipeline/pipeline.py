@@ -283,7 +283,49 @@ class Pipeline:
             found = self.users_.index([user_id], missing="ignore")[0]
             uidx = int(found)
         hist = self.items_.index(np.asarray(list(history)), missing="ignore") if len(history) else np.zeros(0, np.int64)
-        return Request(user_index=uidx, user_id=user_id, k=k, history=hist[hist >= 0], context=dict(context or {}))
+        return Request(user_index=uidx, user_id=user_id, k=k, history=hist[hist >= 0],
+                       context=self._context_indices(dict(context or {})))
+
+    def _context_indices(self, context: dict[str, Any]) -> dict[str, Any]:
+        """``context`` with the item ids under the rules' item keys turned into item indices.
+
+        Ids outside the catalog are dropped: they cannot be among the candidates anyway.
+        """
+        for rule in self.rules_:
+            for key, shape in rule.context_item_keys().items():
+                raw = context.get(key)
+                if raw is None:
+                    continue
+                if shape == "items":
+                    ids = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else [raw]
+                    idx = self._item_indices(ids)
+                    context[key] = idx[idx >= 0]
+                else:
+                    context[key] = self._pins_indices(key, raw)
+        return context
+
+    def _pins_indices(self, key: str, raw: Any) -> list[tuple[int, int]]:
+        entries = list(raw.items()) if isinstance(raw, dict) else list(raw)
+        try:
+            pairs = [(e["item"], int(e["position"])) if isinstance(e, dict) else (e[0], int(e[1])) for e in entries]
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise ConfigError(f"request context {key}={raw!r}: give a list of {{'item': id, 'position': int}} "
+                              "or (id, position) pairs") from None
+        idx = self._item_indices([p[0] for p in pairs])
+        return [(int(i), pos) for i, (_, pos) in zip(idx, pairs) if i >= 0]
+
+    def _item_indices(self, ids: list[Any]) -> np.ndarray:
+        """Indices of external item ids as given in JSON (ints as text too); -1 where unknown."""
+        if self.items_.kind == "int":
+            ids = [int(i) if isinstance(i, (int, np.integer)) or (isinstance(i, str) and i.lstrip("-").isdigit()
+                                                                   and len(i) <= 18) else None for i in ids]
+        else:
+            ids = [str(i) for i in ids]
+        known = [i for i in ids if i is not None]
+        found = self.items_.index(np.asarray(known), missing="ignore") if known else np.zeros(0, np.int64)
+        out = np.full(len(ids), -1, np.int64)
+        out[[j for j, i in enumerate(ids) if i is not None]] = found
+        return out
 
     def recommend(self, request: Request | Any, k: int | None = None, *, upto: str = "rules") -> Response:
         """Run the pipeline for one request (or a user id)."""

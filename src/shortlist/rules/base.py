@@ -179,6 +179,14 @@ class Rule:
         params = self.config.model_dump(exclude_defaults=True)
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
 
+    def context_item_keys(self) -> dict[str, str]:
+        """Request context keys that hold items, and their shape (``"items"`` or ``"pins"``).
+
+        Rules read item *indices* there; a pipeline request built from external ids
+        (``Pipeline.make_request``, the HTTP API) translates those keys from item ids first.
+        """
+        return {}
+
     def _build(self) -> None:
         """Precompute lookups from the attributes (called once by ``__init__``)."""
 

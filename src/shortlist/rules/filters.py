@@ -90,6 +90,9 @@ class Blocklist(Rule):
             )
         self.blocked_ = np.unique(idx[idx >= 0])  # sorted, for a binary search per request
 
+    def context_item_keys(self) -> dict[str, str]:
+        return {self.config.context_key: "items"}
+
     def apply(
         self, request: Request, candidates: Candidates, k: int
     ) -> tuple[Candidates, list[Drop]]:

@@ -84,6 +84,9 @@ class Pinned(Rule):
             )
         self.pins_ = {int(i): p.position for i, p in zip(idx.tolist(), self.config.pins) if i >= 0}
 
+    def context_item_keys(self) -> dict[str, str]:
+        return {self.config.context_key: "pins"}
+
     def _request_pins(self, request: Request) -> dict[int, int]:
         raw: Any = request.context.get(self.config.context_key)
         if not raw:
