@@ -129,7 +129,7 @@ def test_auto_weighting_is_chosen_on_validation():
     pipe = Pipeline(quick_spec(final_stages=["linear"]))
     fit_tuned(pipe, Dataset("r", data, info={"values": "ratings", "weighting": "auto"}))
     w = pipe.tuning_.weighting
-    assert set(w["scores"]) == {"binary", "value", "log"}
+    assert set(w["scores"]) == {"binary", "value", "log", "threshold:3"}  # median rating 3
     assert w["chosen"] == max(w["scores"], key=w["scores"].get)
     assert pipe.dataset_.interactions.weighting.kind == w["chosen"]
 

@@ -142,7 +142,11 @@ class _Tuner:
             return None
         kind, params = models[probe].kind, dict(models[probe].params)
         scores = {}
-        for w in ("binary", "value", "log"):
+        options = ["binary", "value", "log"]
+        if info.get("values") == "ratings":
+            # ratings at or above the median as the only positives (the cells below drop out)
+            options.append(f"threshold:{float(np.median(self.dataset.interactions.value)):g}")
+        for w in options:
             fold = folds[0]
             train = fold.split.train.with_weighting(w)
             model = create_model(kind, params).fit(train, progress=False)
@@ -151,9 +155,9 @@ class _Tuner:
         self.report.weighting = {"probe": probe, "scores": scores, "chosen": chosen}
         self.log(f"weighting: {chosen} (validation {self.metric}@{self.k} of {probe}: "
                  + ", ".join(f"{w} {s:.4f}" for w, s in scores.items()) + ")")
-        for fold in folds:
-            fold.split = Split(fold.split.train.with_weighting(chosen), fold.split.test.with_weighting(chosen),
-                               fold.split.fold_in, fold.split.protocol)
+        for fold in folds:  # the held-out cells stay as they are: relevance does not depend on weighting
+            fold.split = Split(fold.split.train.with_weighting(chosen), fold.split.test, fold.split.fold_in,
+                               fold.split.protocol)
         return chosen
 
     # -- step 1b: resources --------------------------------------------------------------
@@ -379,6 +383,9 @@ def _blend_folds(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], param
         return folds
     extra = _folds(tuner.dataset, tuner.spec, count=want - len(folds), start=len(folds))
     for fold in extra:
+        if tuner.report.weighting:
+            fold.split = Split(fold.split.train.with_weighting(tuner.report.weighting["chosen"]), fold.split.test,
+                               fold.split.fold_in, fold.split.protocol)
         for name, models in fitted.items():
             models.append(create_model(planned.models[name].kind, params[name]).fit(fold.split.train,
                                                                                     progress=False))
