@@ -132,7 +132,7 @@ def candidate_recall(ann: Pipeline, exact: Pipeline, users: np.ndarray) -> dict[
     found: dict[str, list[float]] = {}
     for u in users:
         req = Request(user_index=int(u))
-        excl = ann._exclusions(req)
+        excl = ann._exclusions(req).all
         for sa, se in zip(ann.sources_, exact.sources_):
             if getattr(sa, "index", "exact") == "exact":
                 continue

@@ -215,3 +215,21 @@ def test_load_reads_neighbour_tables_and_indexes_instead_of_rebuilding(tmp_path,
 
     shutil.rmtree(tmp_path / "p" / "sources")
     assert Pipeline.load(tmp_path / "p").recommend(7).item_ids == pipe.recommend(7).item_ids
+
+
+def test_a_source_with_exclude_seen_false_may_propose_seen_items():
+    data = block_interactions(n_users=60, n_items=40, density=0.4)
+    spec = {**SPEC, "stages": [], "rules": [],
+            "sources": [{"name": "pop", "kind": "model", "model": "pop", "quota": 40, "exclude_seen": False}]}
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    seen = set(data.matrix[3].indices.tolist())
+    got = pipe.recommend(pipe.make_request(3, k=30), upto="candidates")
+    assert seen & set(got.item_indices.tolist())  # the setting is honoured inside a pipeline
+    spec["sources"][0]["exclude_seen"] = True
+    pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
+    unseen = pipe.recommend(pipe.make_request(3, k=30), upto="candidates").item_indices
+    assert not seen & set(unseen.tolist())
+    # a request's own exclude list holds either way
+    req = pipe.make_request(3, k=30)
+    req.exclude = np.array([int(unseen[0])])
+    assert int(unseen[0]) not in pipe.recommend(req, upto="candidates").item_indices

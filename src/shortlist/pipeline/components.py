@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from shortlist.retrieval.sources import SourceContext, build_source, merge_candi
 from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Candidates, Request
 
-__all__ = ["build_sources", "run_sources", "merge", "build_rules"]
+__all__ = ["Exclusions", "build_sources", "run_sources", "merge", "build_rules"]
 
 
 def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recommender],
@@ -31,13 +32,26 @@ def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recomm
     return out
 
 
-def run_sources(sources: list[Any], request: Request, exclude: np.ndarray) -> list[Candidates]:
-    """Each source's candidates; ``exclude`` (sorted, unique) is the request's whole exclusion set.
+@dataclass(frozen=True)
+class Exclusions:
+    """A request's exclusion sets (sorted, unique item indices), computed once per request.
 
-    It already holds seen items, history and ``request.exclude``, so each source uses it as is
-    instead of rebuilding and merging its own copy.
+    ``all``: the user's training items, ``request.history`` and ``request.exclude``;
+    ``asked``: ``request.exclude`` alone, for sources declared with ``exclude_seen = false``
+    (they may propose seen items, e.g. to re-recommend; a later rule can still drop them).
     """
-    return [src.generate_excluding(request, src.quota, exclude) for src in sources]
+
+    all: np.ndarray
+    asked: np.ndarray
+
+
+def run_sources(sources: list[Any], request: Request, exclusions: Exclusions) -> list[Candidates]:
+    """Each source's candidates, without what the request excludes for that source.
+
+    Every source uses one of the two precomputed sets as is, instead of rebuilding its own copy.
+    """
+    return [src.generate_excluding(request, src.quota, exclusions.all if src.exclude_seen else exclusions.asked)
+            for src in sources]
 
 
 def merge(spec: PipelineSpec, results: list[Candidates]) -> Candidates:

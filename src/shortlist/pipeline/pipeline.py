@@ -22,7 +22,7 @@ from shortlist.data.splits import random_holdout, temporal_split
 from shortlist.errors import ConfigError, ModelFileError, NotFittedError
 from shortlist.models.base import Recommender, check_k
 from shortlist.models.registry import create_model
-from shortlist.pipeline.components import build_rules, build_sources, merge, run_sources
+from shortlist.pipeline.components import Exclusions, build_rules, build_sources, merge, run_sources
 from shortlist.data.facts import DataFacts
 from shortlist.pipeline.needs import Omission, plan_spec
 from shortlist.pipeline.resources import memory_skips
@@ -266,12 +266,14 @@ class Pipeline:
         if not hasattr(self, "sources_"):
             raise NotFittedError("the pipeline is not fitted; call .fit(dataset) or Pipeline.load(path) first")
 
-    def _exclusions(self, req: Request, parts: dict[str, Any] | None = None) -> np.ndarray:
+    def _exclusions(self, req: Request, parts: dict[str, Any] | None = None) -> Exclusions:
+        """The request's exclusion sets, computed once for all sources (see :class:`Exclusions`)."""
         train = (parts["dataset"].interactions.matrix if parts else self.train_)
         seen = np.zeros(0, np.int64)
         if req.known_user and req.user_index < train.shape[0]:
             seen = train.indices[train.indptr[req.user_index]:train.indptr[req.user_index + 1]].astype(np.int64)
-        return np.unique(np.concatenate([seen, np.asarray(req.history, np.int64), np.asarray(req.exclude, np.int64)]))
+        asked = np.unique(np.asarray(req.exclude, np.int64))
+        return Exclusions(np.unique(np.concatenate([seen, np.asarray(req.history, np.int64), asked])), asked)
 
     def make_request(self, user_id: Any = None, *, k: int | None = None, history: Any = (),
                      context: dict[str, Any] | None = None) -> Request:
