@@ -20,7 +20,7 @@ from shortlist.data.interactions import Interactions
 from shortlist.models.ease import ease_memory_bytes
 from shortlist.models.graph_filter import graph_filter_memory_bytes
 
-__all__ = ["Cost", "available_memory_bytes", "estimate_cost", "memory_skips", "peak_memory_bytes"]
+__all__ = ["Cost", "available_memory_bytes", "estimate_cost", "memory_skips", "own_memory_guard", "peak_memory_bytes"]
 
 #: n³/s of EASE's dense factorisation on the reference machine (9,724 items: 9.7 s)
 _DENSE_FLOPS = 9e10
@@ -108,6 +108,22 @@ def memory_skips(models: dict[str, Any], data: Interactions, limit_bytes: float 
     out = {}
     for name, ms in models.items():
         cost = estimate_cost(ms.kind, ms.params, data)
+        own = own_memory_guard(ms.kind, ms.params)
         if cost.bytes > limit:
             out[name] = f"needs {cost.describe()}; {limit / 1e9:.1f} GB may be used here"
+        elif own is not None and cost.bytes > own * 1e9:
+            out[name] = (f"needs {cost.describe()}, over its max_memory_gb={own:g} "
+                         f"(raise it in the model's params to fit it)")
     return out
+
+
+def own_memory_guard(kind: str, params: dict[str, Any]) -> float | None:
+    """The model's own ``max_memory_gb`` (given or default), if it has one."""
+    import inspect
+
+    from shortlist.models.registry import model_class
+
+    sig = inspect.signature(model_class(kind).__init__).parameters
+    if "max_memory_gb" not in sig:
+        return None
+    return float(params.get("max_memory_gb", sig["max_memory_gb"].default))

@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data.dataset import Dataset
 from shortlist.data.facts import DataFacts
 from shortlist.data.splits import Split, random_holdout
 from shortlist.errors import ConfigError, ShortlistError
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.models.registry import create_model
 from shortlist.pipeline.needs import Omission, plan_spec
-from shortlist.pipeline.resources import available_memory_bytes, estimate_cost
+from shortlist.pipeline.resources import available_memory_bytes, estimate_cost, own_memory_guard
 from shortlist.pipeline.spec import PipelineSpec, StageSpec
 from shortlist.pipeline.stages import Stage
 from shortlist.pipeline.tuning.blend import (
@@ -161,9 +161,13 @@ class _Tuner:
         return chosen
 
     # -- step 1b: resources --------------------------------------------------------------
+    def memory_limit(self) -> float:
+        """Bytes one model fit may use: ``[tuning] max_memory_gb``, else 70 % of the free memory."""
+        return self.ts.max_memory_gb * 1e9 if self.ts.max_memory_gb else 0.7 * available_memory_bytes()
+
     def skips(self, models: dict[str, Any], train: Any) -> dict[str, str]:
         """Models that would not fit in memory, or whose one fit would take most of their budget share."""
-        limit = (self.ts.max_memory_gb * 1e9 if self.ts.max_memory_gb else 0.7 * available_memory_bytes())
+        limit = self.memory_limit()
         share = self.budget * _MODEL_SHARE / max(1, len(models))
         out = {}
         for name, ms in models.items():
@@ -184,21 +188,32 @@ class _Tuner:
         space = (explicit_space(self.ts.spaces[name], name) if name in self.ts.spaces
                  else model_space(ms.kind, facts))
         space = {k: v for k, v in space.items() if k not in ms.params}  # declared params stay fixed
+        fixed = dict(ms.params)
+        need_gb = estimate_cost(ms.kind, ms.params, folds[0].split.train).bytes / 1e9
+        guard = own_memory_guard(ms.kind, ms.params)
+        if guard is not None and "max_memory_gb" not in fixed and need_gb > guard:
+            # the planner checked that this fits the machine: the model's own default guard
+            # should not refuse it (sized from the data alone, so choices stay reproducible)
+            fixed["max_memory_gb"] = float(np.ceil(need_gb * 1.25))
         record = ModelTuning(name, ms.kind)
-        best: dict[str, Any] = {"score": -np.inf, "models": [], "params": dict(ms.params)}
+        best: dict[str, Any] = {"score": -np.inf, "models": [], "params": {}}
         t0 = time.perf_counter()
 
         def objective(trial: Any) -> float:
-            params = {**ms.params, **suggest(trial, space)}
+            params = {**fixed, **suggest(trial, space)}
             fitted, scores = [], []
             t_fit = time.perf_counter()
             for f, fold in enumerate(folds):
                 try:
                     model = create_model(ms.kind, params).fit(fold.split.train, progress=False)
                 except (ShortlistError, ValueError, np.linalg.LinAlgError) as exc:
-                    # a setting this data cannot take (e.g. more factors than items): try others
+                    # a setting this data cannot take (e.g. more factors than items): try others,
+                    # but stop a model none of whose first settings can be fitted at all
                     record.trials.append({"params": _plain(params), "score": None, "state": f"failed: {exc}",
                                           "seconds": round(time.perf_counter() - t_fit, 3)})
+                    failed = [t for t in record.trials if t["state"].startswith("failed")]
+                    if len(failed) >= 5 and len(failed) == len(record.trials):
+                        trial.study.stop()
                     raise optuna.TrialPruned() from None
                 fitted.append(model)
                 half = fold.users[: max(1, fold.users.size // 2)]
@@ -239,7 +254,7 @@ class _Tuner:
             study.optimize(objective, n_trials=n_trials,
                            timeout=None if (self.ts.trials or not space) else max(seconds, 1e-3))
         record.seconds = round(time.perf_counter() - t0, 2)
-        record.best_params = _plain({k: v for k, v in best["params"].items() if k in space or k in ms.params})
+        record.best_params = _plain({k: v for k, v in best["params"].items() if k in space or k in fixed})
         record.best_score = None if not np.isfinite(best["score"]) else float(best["score"])
         done = [t for t in record.trials if t["state"] == "complete"]
         stopped = len(record.trials) - len(done)
