@@ -116,3 +116,10 @@ def test_movielens_100k():
     result = evaluate_protocol(GraphFilter(), data, "random-holdout:0.25", seed=42, k=10)
     # measured 0.4670 (EASE 0.4826, ALS 0.4923): it pays in the MovieLens blend (docs/pipeline.md)
     assert 0.455 < result["ndcg@10"] < 0.48
+
+
+def test_fitted_weights_are_row_major_so_scoring_a_user_reads_rows_without_a_copy():
+    # a Fortran-ordered W made every single-user score copy the whole n x n matrix
+    for sharpen in (0.0, 0.5):
+        model = GraphFilter(factors=4, sharpen=sharpen).fit(block_interactions(), progress=False)
+        assert model.weights_.flags["C_CONTIGUOUS"] and model.weights_.dtype == np.float32

@@ -103,7 +103,8 @@ class GraphFilter(ItemLinearModel):
             sharpened *= float(self.sharpen)
             gram -= sharpened
             del sharpened
-        self.weights_: np.ndarray = gram.astype(np.float32)
+        # C order: scoring reads rows of W; a Fortran-ordered W would be copied on every request
+        self.weights_: np.ndarray = np.ascontiguousarray(gram, np.float32)
 
 
 def _add_low_rank(target: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:

@@ -91,7 +91,18 @@ def available_memory_bytes() -> int:
 
 
 def peak_memory_bytes() -> int:
-    """Peak resident memory of this process so far."""
+    """Peak resident memory of this process so far (its own: ``VmHWM``, where Linux has it).
+
+    ``ru_maxrss`` is the fallback; on Linux a process started by a larger one inherits that
+    parent's figure there, so it is not used where ``/proc`` answers.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
     import sys
 
