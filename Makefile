@@ -17,6 +17,7 @@ demo: venv
 
 test: venv
 	$(PIP) -e ".[ann,ranking,serve,neural,test]"
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/python -m pytest
 
 bench: venv

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data import Dataset, load_dataset
 from shortlist.data.splits import split_by_protocol
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.evaluation.runner import evaluate
 from shortlist.models import EASE
 from shortlist.neural import FM, DeepFM, NeuMF, SoftmaxDNN, TwoTower

@@ -13,7 +13,7 @@ from tests.conftest import block_interactions
 
 def run_cli(*args, cwd=None, timeout=600):
     proc = subprocess.run([sys.executable, "-m", "shortlist", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout, cwd=cwd, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -94,7 +94,7 @@ def test_a_required_component_the_data_lacks_is_one_line_with_the_fix(ratings_cs
     spec.write_text('name = "r"\n[models.pop]\nkind = "popularity"\n'
                     '[[sources]]\nname = "pop"\nkind = "model"\nmodel = "pop"\nquota = 20\n'
                     '[[sources]]\nname = "friends"\nkind = "social"\nquota = 20\nrequired = true\n')
-    code, out, err = run_cli("train", "--config", str(spec), "--data", str(ratings_csv),
+    code, _out, err = run_cli("train", "--config", str(spec), "--data", str(ratings_csv),
                              "--columns", "user=user,item=item,rating=rating", "--out", str(tmp_path / "o"))
     assert code == 2 and "Traceback" not in err
     assert err.strip().endswith("source 'friends' is marked required = true but cannot run: no social graph in "

@@ -13,7 +13,8 @@ from tests.conftest import shared_dataset
 
 
 def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "shortlist", *args], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "shortlist", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -50,7 +51,7 @@ def csv_file(tmp_path):
     ],
 )
 def test_bad_input_one_line_exit_2(csv_file, extra, needle):
-    code, out, err = run_cli("evaluate", "--data", str(csv_file), *extra)
+    code, _out, err = run_cli("evaluate", "--data", str(csv_file), *extra)
     assert code == 2
     assert needle in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -47,7 +47,7 @@ class _Server:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):  # http.server's naming
                 outer.requests.append(self.path)
                 body = outer.files.get(self.path)
                 if body is None:

@@ -77,8 +77,8 @@ def test_repeated_rows_count_by_default_and_keep_every_event(repeats):
     assert dense(inter).tolist() == [[3, 1, 0], [1, 0, 0], [0, 0, 1]]
     np.testing.assert_array_equal(inter.user_index, [0, 0, 0, 1, 0, 2])
     assert inter.load_info["notes"] == [
-        "2 repeated user-item rows (33.3 %) counted as repeated interactions: "
-        "cell weight = number of events"
+        ("2 repeated user-item rows (33.3 %) counted as repeated interactions: "
+         "cell weight = number of events")
     ]
 
 
@@ -110,8 +110,8 @@ def test_drop_duplicates_via_load_data_adds_a_note(tmp_path):
     path = write_csv(tmp_path / "d.csv", u=[1, 1, 1, 2], i=[5, 5, 6, 5], t=[1, 1, 2, 3])
     data = load_data(path, columns="user=u,item=i,time=t", drop_duplicates=True)
     assert data.interactions.n_events == 3
-    assert data.info["notes"] == ["dropped 1 exact duplicate rows (25.0 %), keeping one of each "
-                                  "(--drop-duplicates)"]
+    assert data.info["notes"] == [("dropped 1 exact duplicate rows (25.0 %), keeping one of each "
+                                   "(--drop-duplicates)")]
     # without the flag the same rows are repeated interactions
     data = load_data(path, columns="user=u,item=i,time=t")
     assert data.interactions.n_events == 4 and dense(data.interactions)[0, 0] == 2
@@ -163,7 +163,7 @@ def test_min_rating_on_a_folder_keeps_features_aligned():
     assert liked.interactions.n_users == len(liked.user_features.vocab)
     # the age of a kept user is the same before and after the vocab was rebuilt
     uid = liked.interactions.users.ids[-1]
-    age = lambda d: d.user_features.numeric("age")[d.interactions.users.index(uid)]  # noqa: E731
+    age = lambda d: d.user_features.numeric("age")[d.interactions.users.index(uid)]
     assert age(liked) == age(full)
 
 
@@ -257,8 +257,8 @@ def test_sequence_file_loads_without_columns(seq_file):
     u1 = inter.user_index == 0
     order = np.argsort(inter.event_order[u1], kind="stable")
     assert inter.items.lookup(inter.item_index[u1][order]).tolist() == ["a", "b", "a", "c"]
-    assert data.info["notes"] == ["2 repeated user-item rows (25.0 %) counted as repeated "
-                                  "interactions: cell weight = number of events"]
+    assert data.info["notes"] == [("2 repeated user-item rows (25.0 %) counted as repeated "
+                                   "interactions: cell weight = number of events")]
 
 
 def test_sequence_folder_and_integer_ids(tmp_path):
@@ -296,8 +296,8 @@ def test_yelp_sequences_load_fast_with_the_published_counts():
     inter = data.interactions
     assert (inter.n_users, inter.n_items, inter.n_events) == (30431, 20033, 316354)
     assert seconds < 2.0
-    assert data.info["notes"] == ["11,830 repeated user-item rows (3.7 %) counted as repeated "
-                                  "interactions: cell weight = number of events"]
+    assert data.info["notes"] == [("11,830 repeated user-item rows (3.7 %) counted as repeated "
+                                   "interactions: cell weight = number of events")]
     first = path.read_text().split("\n", 1)[0].split()
     mine = inter.user_index == inter.users.index(int(first[0]))
     order = np.argsort(inter.event_order[mine], kind="stable")

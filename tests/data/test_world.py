@@ -6,13 +6,13 @@ import numba as nb
 import numpy as np
 import pytest
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data import Dataset
 from shortlist.data.splits import split_by_protocol
 from shortlist.data.world import EVENT_TYPES, PRESETS, World, WorldConfig, generate_world
 from shortlist.data.world import _kernels as K
 from shortlist.errors import ConfigError, DataError
 from shortlist.evaluation import evaluate_protocol
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.models import Popularity
 
 

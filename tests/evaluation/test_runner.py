@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from shortlist.data import Interactions, random_holdout
+from shortlist.errors import ConfigError
 from shortlist.evaluation import evaluate, evaluate_protocol
 from shortlist.evaluation.tuning import parse_space, tune
-from shortlist.errors import ConfigError
 from shortlist.models import Popularity
 from tests.conftest import block_interactions, shared_dataset
 

@@ -296,8 +296,8 @@ def test_movielens_100k_ndcg():
 @pytest.mark.slow
 def test_fold_in_matches_normal_training_on_movielens():
     """Strong generalization: held-out users folded in score within 2% NDCG of training them."""
+    from shortlist.core.metrics import ranking_metrics
     from shortlist.data import load_dataset, user_holdout
-    from shortlist.evaluation.metrics import ranking_metrics
 
     data = load_dataset(shared_dataset("ml-100k")).interactions
     split = user_holdout(data, 0.2, seed=42)

@@ -36,8 +36,8 @@ def test_ties_go_to_the_lower_column_and_empty_slots_pad():
 @pytest.mark.parametrize("restrict", [False, True])
 def test_threaded_batch_equals_brute_force(monkeypatch, restrict):
     """Batches large enough for the worker-thread path give the brute-force top-k, in order."""
-    import shortlist.models.base as base
     from shortlist.data import Interactions, Vocab
+    from shortlist.models import base
     from shortlist.models.base import FactorModel
 
     class Fixed(FactorModel):

@@ -53,7 +53,7 @@ def test_recommend_with_trace(fitted):
 
 
 def test_anonymous_user_from_history(fitted):
-    pipe, data = fitted
+    pipe, _data = fitted
     req = pipe.make_request("nobody", k=5, history=[35, 36, 37])
     assert req.user_index == -1
     resp = pipe.recommend(req)
@@ -195,8 +195,8 @@ def test_load_reads_neighbour_tables_and_indexes_instead_of_rebuilding(tmp_path,
     stored = sorted(p.name for p in (tmp_path / "p" / "sources").iterdir())
     assert stored == ["emb.ann", "i2i.neighbours.npz", "store.json", "users.neighbours.npz", "users.user_ann"]
 
-    import shortlist.retrieval.ann as ann
-    import shortlist.retrieval.sources.collaborative as collaborative
+    from shortlist.retrieval import ann
+    from shortlist.retrieval.sources import collaborative
 
     def refuse(*_a, **_k):
         raise AssertionError("rebuilt on load")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data import Dataset, Interactions
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.pipeline import Pipeline, evaluate_pipeline, load_spec
 from shortlist.pipeline.defaults import CONFIG_DIR, default_config_path
 from shortlist.pipeline.tuning import auto_budget, fit_tuned
@@ -82,8 +82,7 @@ def test_report_holds_every_trial_and_the_best_settings(tuned):
     assert (folder / "tuning" / "optuna-journal.log").stat().st_size > 0
     text = (folder / "tuning" / "report.txt").read_text()
     assert "blend weights" in text and "best single model on validation" in text
-    assert any(line.startswith("tuned ease (ease): 3 trials") or line.startswith("tuned ease (ease): ")
-               for line in logged)
+    assert any(line.startswith(("tuned ease (ease): 3 trials", "tuned ease (ease): ")) for line in logged)
 
 
 def test_the_tuned_spec_is_what_the_report_says(tuned):

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.evaluation.metrics import ranking_metrics
-from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel, groups_from_ids
-from shortlist.ranking.query_metrics import query_ndcg
 import scipy.sparse as sp
+
+from shortlist.core.metrics import query_ndcg, ranking_metrics
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel, groups_from_ids
 
 
 def synthetic_queries(n_queries=200, per_query=30, seed=0):
@@ -44,7 +43,7 @@ def test_lambdamart_learns_and_roundtrips(tmp_path):
     learned = ndcg_of(model.score(xt), yt, gt)
     random = ndcg_of(np.random.default_rng(0).random(len(yt)), yt, gt)
     assert learned > random + 0.3
-    assert list(model.feature_importance())[0] == "a"  # the strongest signal
+    assert next(iter(model.feature_importance())) == "a"  # the strongest signal
     model.save(tmp_path / "r.txt")
     loaded = LambdaMARTRanker.load(tmp_path / "r.txt")
     np.testing.assert_allclose(loaded.score(xt), model.score(xt), rtol=1e-6)
@@ -66,7 +65,7 @@ def test_lambdamart_bad_input(tmp_path):
 
 
 def test_linear_scorer_solves_logistic_regression():
-    x, y, g = synthetic_queries()
+    x, y, _g = synthetic_queries()
     model = LinearScorer(l2=1.0).fit(x, y, ["a", "b", "c", "d"])
     # at the optimum the regularised gradient vanishes
     z = np.column_stack([model._standardize(x.astype(np.float64)), np.ones(len(x))])
@@ -133,7 +132,7 @@ def test_linear_search_errors_name_the_fix(kwargs, fit_groups, match):
 
 
 def test_value_model_combines_objectives_with_weights():
-    x, y, g = synthetic_queries()
+    x, y, _g = synthetic_queries()
     hide = (x[:, 1] > 1.0).astype(np.float32)
     vm = ValueModel(objectives={"click": 1.0, "hide": -2.0}, n_estimators=40).fit(
         x, {"click": y, "hide": hide}, ["a", "b", "c", "d"])

@@ -16,7 +16,7 @@ def test_matches_model_recommendations(model_cls):
     src = build_source("model", {"model": "m", "quota": 7}, SourceContext(data, {"m": model}))
     for u in (0, 5, 33):
         cands = src(Request(user_index=u))
-        idx, sc = model.recommend_indices(np.array([u]), 7)
+        _idx, sc = model.recommend_indices(np.array([u]), 7)
         # same scores as the model's own top-7 (items may differ only among exact ties)
         np.testing.assert_allclose(np.sort(cands.scores), np.sort(sc[0]), rtol=1e-5)
         np.testing.assert_allclose(cands.scores, model.score_indices(np.array([u]), cands.items)[0], rtol=1e-5)

@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shortlist import __version__
+    from shortlist.core.version import __version__
 
     parser = _Parser(prog="shortlist", description="Shortlist: a multi-stage recommender engine.")
     parser.add_argument("--version", action="version", version=f"shortlist {__version__}")

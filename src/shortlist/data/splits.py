@@ -155,7 +155,7 @@ def user_holdout(data: Interactions, fraction_users: float = 0.1, *, target_frac
     rng = np.random.default_rng(seed)
     counts = data.user_counts()
     eligible = np.flatnonzero(counts >= 2)
-    n_out = max(1, int(round(fraction_users * eligible.size)))
+    n_out = max(1, round(fraction_users * eligible.size))
     out_users = np.zeros(data.n_users, bool)
     out_users[rng.choice(eligible, size=n_out, replace=False)] = True
     keys = _cell_keys(data)

@@ -1,12 +1,12 @@
 """Offline evaluation: ranking metrics, beyond-accuracy metrics and the evaluation runner."""
 
+from shortlist.core.metrics import RANKING_METRICS, hit_matrix, ranking_metrics
 from shortlist.evaluation.beyond import (
     average_popularity,
     catalog_coverage,
     intra_list_diversity,
     novelty,
 )
-from shortlist.evaluation.metrics import RANKING_METRICS, hit_matrix, ranking_metrics
 from shortlist.evaluation.runner import EvaluationResult, evaluate, evaluate_protocol
 
 __all__ = [

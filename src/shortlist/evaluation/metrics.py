@@ -1,60 +1,9 @@
-"""Ranking metrics at k, vectorized over users (see docs/metrics.md for the formulas)."""
+"""Ranking metrics at k (see docs/metrics.md): re-exported from :mod:`shortlist.core.metrics`.
 
-from __future__ import annotations
+The kernels live in the ground floor so that lower layers (models, neural rankers) can use
+them without importing the evaluator; this module keeps the documented import path.
+"""
 
-import numpy as np
-import scipy.sparse as sp
+from shortlist.core.metrics import RANKING_METRICS, hit_matrix, ranking_metrics
 
 __all__ = ["hit_matrix", "ranking_metrics", "RANKING_METRICS"]
-
-RANKING_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
-
-
-def hit_matrix(top: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
-    """Boolean (n_users, k): is the item at each rank relevant for that user?
-
-    ``top`` holds item indices (-1 = empty slot); ``relevant`` is a CSR whose row r holds
-    the relevant items of the user in row r of ``top``.
-    """
-    relevant = sp.csr_matrix(relevant)
-    relevant.sort_indices()
-    n_items = relevant.shape[1]
-    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
-    rel_keys = rows * n_items + relevant.indices
-    q = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_items + np.maximum(top, 0)
-    if rel_keys.size == 0:
-        return np.zeros(top.shape, bool)
-    pos = np.minimum(np.searchsorted(rel_keys, q), rel_keys.size - 1)
-    return (rel_keys[pos] == q) & (top >= 0)
-
-
-def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str, np.ndarray]:
-    """Per-user precision, recall, NDCG, MAP, MRR and hit rate at ``k``.
-
-    Rows of ``relevant`` with no relevant item give NaN (the caller drops those users).
-    """
-    top = top[:, :k]
-    hits = hit_matrix(top, relevant).astype(np.float64)
-    n_rel = np.diff(sp.csr_matrix(relevant).indptr).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_hits = hits.sum(axis=1)
-        ranks = np.arange(1, k + 1, dtype=np.float64)
-        discounts = 1.0 / np.log2(ranks + 1.0)
-        dcg = hits @ discounts[: hits.shape[1]]
-        ideal_len = np.minimum(n_rel, k).astype(np.int64)
-        idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_len]
-        prec_at = np.cumsum(hits, axis=1) / ranks[: hits.shape[1]]
-        ap = (prec_at * hits).sum(axis=1) / np.minimum(n_rel, k)
-        first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1.0, np.inf)
-        out = {
-            "precision": n_hits / k,
-            "recall": n_hits / n_rel,
-            "ndcg": dcg / idcg,
-            "map": ap,
-            "mrr": 1.0 / first,
-            "hit_rate": (n_hits > 0).astype(np.float64),
-        }
-    empty = n_rel == 0
-    for v in out.values():
-        v[empty] = np.nan
-    return out

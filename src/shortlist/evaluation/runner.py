@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.metrics import RANKING_METRICS, ranking_metrics
 from shortlist.data.interactions import Interactions
 from shortlist.data.splits import Split, split_by_protocol
 from shortlist.errors import ConfigError
@@ -19,7 +20,6 @@ from shortlist.evaluation.beyond import (
     intra_list_diversity,
     novelty,
 )
-from shortlist.evaluation.metrics import RANKING_METRICS, ranking_metrics
 from shortlist.models.base import Recommender, check_k
 
 __all__ = ["EvaluationResult", "evaluate", "evaluate_protocol", "recommend_for_split"]

@@ -345,7 +345,7 @@ class Recommender(KeywordParams):
     def save(self, path: str | Path) -> Path:
         """Save to folder ``path`` (``model.json`` + ``arrays.npz``; no pickle)."""
         self._check_fitted()
-        from shortlist import __version__
+        from shortlist.core.version import __version__
 
         arrays = dict(self._state())
         arrays.update(self.users_.to_arrays("users"))

@@ -11,7 +11,9 @@ from shortlist.errors import ConfigError
 __all__ = ["register", "model_class", "create_model", "available_models", "parse_param_value"]
 
 _MODELS: dict[str, type] = {}
-#: model packages with optional dependencies (torch): registered on first need, if installed
+#: model packages with optional dependencies (torch): registered on first need, if installed.
+#: Plugin discovery by name - the one upward reference tests/test_layering.py allows: models
+#: never uses neural's code, importing shortlist.neural makes it call ``register`` here.
 _OPTIONAL_MODULES = ("shortlist.neural",)
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 

@@ -18,10 +18,10 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data.interactions import Interactions
 from shortlist.data.splits import random_holdout
 from shortlist.errors import ConfigError
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.models._kernels import sgd as kern
 from shortlist.models._kernels.topk import topk_rows
 from shortlist.models.base import FactorModel

@@ -19,10 +19,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from shortlist.core.metrics import ranking_metrics
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError
-from shortlist.evaluation.metrics import ranking_metrics
 from shortlist.models._kernels.topk import topk
 from shortlist.neural.encoding import FieldEncoder, padded
 from shortlist.neural.trainer import (

@@ -28,12 +28,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from shortlist.core.metrics import query_ndcg as _query_ndcg
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.neural.base import _check_float, _check_int, layer_widths, pool_fields
 from shortlist.neural.fm import FMCore
 from shortlist.neural.trainer import Trainer, resolve_device, seeded, torch_threads
-from shortlist.ranking.query_metrics import query_ndcg as _query_ndcg
 
 __all__ = ["DeepFMRanker"]
 

@@ -17,21 +17,21 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from shortlist.data.dataset import Dataset
+from shortlist.data.facts import DataFacts
 from shortlist.data.interactions import Interactions
 from shortlist.data.splits import random_holdout, temporal_split
 from shortlist.errors import ConfigError, ModelFileError, NotFittedError
 from shortlist.models.base import Recommender, check_k
 from shortlist.models.registry import create_model
 from shortlist.pipeline.components import Exclusions, build_rules, build_sources, merge, run_sources
-from shortlist.data.facts import DataFacts
 from shortlist.pipeline.needs import Omission, plan_spec
 from shortlist.pipeline.resources import memory_skips
 from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
 from shortlist.ranking.features import FeatureAssembler
-from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval._kernels import best_first
+from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Request
 
 __all__ = ["Pipeline", "Response", "UPTO"]

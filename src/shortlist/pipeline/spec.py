@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shortlist.core.validation import config_error, validate_config
 from shortlist.errors import ConfigError
 
 __all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "TuningSpec",
@@ -88,8 +89,8 @@ class TrainingSpec(_Strict):
 
 def parse_budget(value: Any) -> float | None:
     """A time budget in seconds: ``"auto"`` -> None, ``0``/``"0"`` -> 0, ``90``, ``"90s"``, ``"10m"``, ``"1h"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"budget = {value!r} is not a duration; use e.g. \"10m\", 600 or \"auto\"")
+    if isinstance(value, bool):  # ValueError, not TypeError: a pydantic validator reports only ValueError
+        raise ValueError(f"budget = {value!r} is not a duration; use e.g. \"10m\", 600 or \"auto\"")  # noqa: TRY004
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:
@@ -185,7 +186,6 @@ class PipelineSpec(_Strict):
         """Each source's and rule's own keys, checked now rather than at fit time."""
         from shortlist.retrieval.sources import source_config
         from shortlist.rules import rule_class
-        from shortlist.rules.base import validate_config
 
         for i, s in enumerate(self.sources):
             try:
@@ -240,27 +240,13 @@ class PipelineSpec(_Strict):
         return self
 
 
-def _format_error(exc: ValidationError, origin: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc!r}; remove it or check its spelling"
-        elif err["type"] == "missing":
-            msg = f"missing required key {loc!r}"
-        elif loc:
-            msg = f"{loc} = {err.get('input')!r}: {msg}"
-        parts.append(msg)
-    return f"invalid pipeline spec {origin}: " + "; ".join(parts)
-
-
 def parse_spec(data: dict[str, Any], origin: str = "") -> PipelineSpec:
     """Validate a spec given as a dict (e.g. parsed TOML)."""
     try:
         return PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, origin)) from None
+        what = f"invalid pipeline spec {origin}".rstrip()
+        raise config_error(exc, what, PipelineSpec, style="toml", docs="docs/pipeline.md") from None
 
 
 def load_spec(path: str | Path) -> PipelineSpec:

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from shortlist.core.metrics import query_ndcg
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.ranking._kernels import linear_scores
-from shortlist.ranking.query_metrics import query_ndcg
 
 __all__ = ["LinearScorer"]
 

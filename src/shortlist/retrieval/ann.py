@@ -302,7 +302,7 @@ class ANNIndex:
 
     def _pq_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Fast-scan the codes for ``refine * k`` rows per query, re-score them exactly, keep ``k``."""
-        fetch = min(self.n_, max(k, int(math.ceil(k * float(self.refine)))))
+        fetch = min(self.n_, max(k, math.ceil(k * float(self.refine))))
         with self._omp(q.shape[0]):
             dist, lab = self._index.search(q, fetch)
         lab = lab.astype(np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from shortlist.core.validation import validate_config
 from shortlist.data.features import FeatureTable
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError
@@ -324,8 +325,6 @@ class ItemAttributes:
         items x d array (e.g. ``model.item_factors_``) that overrides ``columns["vectors"]``;
         ``seen`` the training interactions (for ``ExcludeSeen``).
         """
-        from shortlist.rules.base import validate_config
-
         cols = (
             columns
             if isinstance(columns, AttributeColumns)

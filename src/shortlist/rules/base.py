@@ -1,5 +1,8 @@
 """The rule contract, rule configs, and the item attributes that rules read.
 
+``rules.base`` imports ``rules.attributes``, never the other way round; both validate their
+configs with :func:`shortlist.core.validation.validate_config` (re-exported here).
+
 A rule is an object with a ``name`` and ``apply(request, candidates, k) -> (candidates, drops)``.
 Filters return fewer candidates plus one :class:`~shortlist.retrieval.types.Drop` per reason;
 re-orderers change order or scores and drop nothing. The order of ``candidates.items`` is the
@@ -8,15 +11,15 @@ ranking: rules read it best-first and hand it on best-first.
 
 from __future__ import annotations
 
-import difflib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from shortlist.errors import ConfigError, DataError
+from shortlist.core.validation import validate_config
+from shortlist.errors import DataError
 from shortlist.retrieval.types import Candidates, Drop, Request
 from shortlist.rules.attributes import ItemAttributes
 
@@ -38,56 +41,6 @@ class RuleConfig(BaseModel):
     name: str | None = Field(
         None, description="a short label for drop records and traces (default: the kind)"
     )
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
-
-
-def _describe(model: type[BaseModel], loc: Sequence[str]) -> str:
-    """The description of the field at ``loc`` (walking into nested models, skipping indices)."""
-    desc, models = "a valid value", [model]
-    for part in loc:
-        if part.isdigit():
-            continue
-        fields = [f for m in models for n, f in m.model_fields.items() if part in (n, f.alias)]
-        if not fields:
-            break
-        desc = fields[0].description or desc
-        models = _models_in(fields[0].annotation)
-    return desc
-
-
-def validate_config(what: str, model: type[BaseModel], params: Mapping[str, Any]) -> Any:
-    """Validate ``params`` against ``model``; errors name the key, the value and the fix."""
-    try:
-        return model.model_validate(dict(params))
-    except ValidationError as exc:
-        raise ConfigError(
-            f"{what}: " + "; ".join(_format_error(model, e, params) for e in exc.errors())
-        ) from None
-
-
-def _format_error(model: type[BaseModel], err: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    loc = [str(x) for x in err.get("loc", ())]
-    key = ".".join(loc)
-    allowed = sorted(f.alias or n for n, f in model.model_fields.items())
-    if err["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(loc[-1], allowed, 1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return (
-            f"unknown key {key!r} (value {err.get('input')!r}); "
-            f"fix: {hint}valid keys are {', '.join(allowed)}"
-        )
-    if err["type"] == "missing":
-        return f"missing key {key!r}; fix: set {key} to {_describe(model, loc)}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if not loc:  # a model-level check: its message names the keys and the fix
-        return msg
-    value = params.get(loc[0], err.get("input")) if len(loc) == 1 else err.get("input")
-    return f"{key}={value!r}: {msg}; fix: set {key} to {_describe(model, loc)}"
 
 
 def request_now(request: Request) -> float:

@@ -154,7 +154,7 @@ def _limit_threads(threads: int) -> Callable[[], None]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app: load the model, open the event log and the state store, mount the routers."""
-    from shortlist import __version__
+    from shortlist.core.version import __version__
 
     settings.check_security()
     holder = ModelHolder(settings.model_dir)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shortlist.core.validation import config_error
 from shortlist.errors import ConfigError
 
 __all__ = ["WEAK_KEYS", "Settings", "is_loopback", "load_settings"]
@@ -134,6 +135,6 @@ def load_settings(file: str | Path | None = None, *, environ: dict[str, str] | N
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        parts = [f"{'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("invalid server settings: " + "; ".join(parts)) from None
+        raise config_error(exc, "invalid server settings", Settings, data, style="toml",
+                           docs="docs/serving.md") from None
 

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from tqdm.auto import tqdm
 
 from shortlist import errors
-from shortlist.errors import ChecksumError, DatasetFormatError, DownloadError
 from shortlist.data.datasets.registry import DATASETS, get_info
+from shortlist.errors import ChecksumError, DatasetFormatError, DownloadError
 
 __all__ = ["DownloadError", "fetch_dataset", "download_file", "sha256_of", "verify_files", "extract_zip"]
 

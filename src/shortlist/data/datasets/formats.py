@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shortlist.data.dataset import Dataset
-from shortlist.data.weighting import Weighting
 from shortlist.data.datasets._tables import require_files
 from shortlist.data.datasets.lastfm import LASTFM_FILES, load_lastfm_2k
 from shortlist.data.datasets.movielens import ML100K_FILES, ML_LATEST_FILES, load_ml100k, load_ml_latest
 from shortlist.data.datasets.sequences import SEQUENCE_FORMAT, load_sequences, sequence_file
+from shortlist.data.weighting import Weighting
 from shortlist.errors import DataError, DatasetFormatError
 
 __all__ = ["FORMATS", "detect_format", "load_dataset"]

@@ -9,10 +9,6 @@ import polars as pl
 import scipy.sparse as sp
 
 from shortlist.data.dataset import Dataset
-from shortlist.data.features import FeatureTable
-from shortlist.data.interactions import Interactions
-from shortlist.data.vocab import Vocab
-from shortlist.data.weighting import Weighting
 from shortlist.data.datasets._tables import (
     multi_matrix,
     positions,
@@ -20,6 +16,10 @@ from shortlist.data.datasets._tables import (
     require_files,
     spread,
 )
+from shortlist.data.features import FeatureTable
+from shortlist.data.interactions import Interactions
+from shortlist.data.vocab import Vocab
+from shortlist.data.weighting import Weighting
 
 __all__ = ["LASTFM_FILES", "load_lastfm_2k", "friends_matrix"]
 

@@ -9,9 +9,6 @@ import polars as pl
 import scipy.sparse as sp
 
 from shortlist.data.dataset import Dataset
-from shortlist.data.features import FeatureTable
-from shortlist.data.interactions import Interactions
-from shortlist.data.weighting import Weighting
 from shortlist.data.datasets._tables import (
     multi_matrix,
     positions,
@@ -19,6 +16,9 @@ from shortlist.data.datasets._tables import (
     require_files,
     spread,
 )
+from shortlist.data.features import FeatureTable
+from shortlist.data.interactions import Interactions
+from shortlist.data.weighting import Weighting
 
 __all__ = ["ML100K_FILES", "ML_LATEST_FILES", "load_ml100k", "load_ml_latest"]
 

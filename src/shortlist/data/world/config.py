@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shortlist.core.validation import config_error
 from shortlist.errors import ConfigError
 
 __all__ = ["PRESETS", "WorldConfig"]
@@ -80,7 +81,8 @@ class WorldConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise ConfigError(_explain(exc)) from None
+            raise config_error(exc, "WorldConfig", WorldConfig, data,
+                               fix="give {key} ({desc}) a value that satisfies this") from None
 
     @model_validator(mode="after")
     def _check_relations(self) -> WorldConfig:
@@ -112,25 +114,3 @@ class WorldConfig(BaseModel):
             raise ConfigError(f"unknown world preset {name!r}{hint}; fix: use one of "
                               f"{', '.join(PRESETS)} or pass a WorldConfig")
         return cls(**{**PRESETS[name], **overrides})
-
-
-def _explain(exc: ValidationError) -> str:
-    """One readable line per problem: key, value received, what is wrong and the fix."""
-    fields = list(WorldConfig.model_fields)
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "config"
-        value = err.get("input")
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            close = difflib.get_close_matches(key, fields, n=1)
-            fix = (f"did you mean {close[0]!r}? " if close else "") + f"valid keys: {', '.join(fields)}"
-            lines.append(f"unknown WorldConfig key {key!r} (value {value!r}); fix: {fix}")
-        elif kind == "value_error":
-            lines.append(str(err["msg"]).removeprefix("Value error, "))
-        else:
-            field = WorldConfig.model_fields.get(key)
-            what = f" ({field.description})" if field is not None and field.description else ""
-            lines.append(f"WorldConfig {key}={value!r} is invalid: {err['msg']}; "
-                         f"fix: give {key}{what} a value that satisfies this")
-    return "; ".join(lines)

@@ -57,7 +57,7 @@ def _topk_rows(
                 m = row[c0]
                 for c in range(c0 + 1, c1):
                     m = max(m, row[c])
-                if m > threshold or m != m:  # m != m: a leading NaN, scan to be safe
+                if m > threshold or m != m:  # noqa: PLR0124 - m != m: a leading NaN (numba), scan to be safe
                     for c in range(c0, c1):
                         v = row[c]
                         if v > threshold:

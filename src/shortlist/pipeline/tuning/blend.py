@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from shortlist.evaluation.metrics import ranking_metrics
+from shortlist.core.metrics import ranking_metrics
 from shortlist.pipeline.stages import PREVIOUS, standardise
 
 __all__ = ["ValidationRows", "build_rows", "concat_rows", "search_blend", "stacked_inputs"]

@@ -64,8 +64,8 @@ class TuningReport:
     def to_text(self) -> str:
         """A readable report: one line per model, the blend, the final stage, the reasons."""
         m = self.metric
-        lines = [f"tuning on {self.folds} validation fold(s) of the training part, {self.validation_users} "
-                 f"validation users, {self.seconds:.0f} s of a {self.budget_seconds:.0f} s budget"]
+        lines = [(f"tuning on {self.folds} validation fold(s) of the training part, {self.validation_users} "
+                  f"validation users, {self.seconds:.0f} s of a {self.budget_seconds:.0f} s budget")]
         if self.weighting:
             lines.append(f"weighting: {self.weighting.get('chosen')} "
                          f"(validation {m}: {self._fmt(self.weighting.get('scores', {}))})")

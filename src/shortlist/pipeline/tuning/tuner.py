@@ -453,7 +453,6 @@ def _final_stage(tuner: _Tuner, rows: ValidationRows, names: list[str], weights:
         return [], {}
     features = [f"model_{n}_z" for n in names]
     cols = np.stack([rows.column(f) for f in features], axis=-1)
-    labels = rows.labels()
     rng = np.random.default_rng(tuner.ts.seed)
     half = rng.permutation(len(rows)) % 2 == 0
     spec = _stack_stage(tuner.k)

@@ -15,6 +15,7 @@ import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.core.validation import config_error as _config_error
 from shortlist.data.facts import Need
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
@@ -76,19 +77,14 @@ class SourceConfig(pydantic.BaseModel):
     exclude_seen: bool = True
 
 
-def config_error(kind: str, exc: pydantic.ValidationError) -> ConfigError:
-    """One readable :class:`ConfigError` from a pydantic error: key, value received, fix."""
-    parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(config)"
-        value = err.get("input")
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key {key!r}; remove it or check its spelling")
-        elif err["type"] == "missing":
-            parts.append(f"missing key {key!r}; add it (see docs/retrieval.md for its meaning)")
-        else:
-            parts.append(f"{key}={value!r}: {err['msg']}")
-    return ConfigError(f"source {kind!r}: " + "; ".join(parts))
+def config_error(kind: str, exc: pydantic.ValidationError, config: type[pydantic.BaseModel] | None = None,
+                 params: dict[str, Any] | None = None) -> ConfigError:
+    """One readable :class:`ConfigError` from a pydantic error: key, value received, fix.
+
+    The wording is the project's (:func:`shortlist.core.validation.config_error`); ``config``
+    is the source's ``Config`` model (valid keys, "did you mean"), ``params`` the values given.
+    """
+    return _config_error(exc, f"source {kind!r}", config, params, docs="docs/retrieval.md")
 
 
 class CandidateSource(KeywordParams):
@@ -109,7 +105,7 @@ class CandidateSource(KeywordParams):
         try:
             self.Config(**self.get_params())
         except pydantic.ValidationError as exc:
-            raise config_error(self.kind, exc) from None
+            raise config_error(self.kind, exc, self.Config, self.get_params()) from None
 
     @property
     def source_name(self) -> str:

@@ -53,7 +53,7 @@ def source_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     try:
         cfg = cls.Config(**dict(config))
     except pydantic.ValidationError as exc:
-        raise config_error(kind, exc) from None
+        raise config_error(kind, exc, cls.Config, dict(config)) from None
     return cfg.model_dump()
 
 
