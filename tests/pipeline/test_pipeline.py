@@ -233,3 +233,21 @@ def test_a_source_with_exclude_seen_false_may_propose_seen_items():
     req = pipe.make_request(3, k=30)
     req.exclude = np.array([int(unseen[0])])
     assert int(unseen[0]) not in pipe.recommend(req, upto="candidates").item_indices
+
+
+def test_one_pass_evaluation_gives_each_parts_lists_as_separate_passes(fitted):
+    from shortlist.pipeline.evaluate import _StagedLists, _Truncated
+
+    pipe, data = fitted
+    users = np.arange(0, 60, 3)
+    staged = _StagedLists(pipe)
+    for upto in ("candidates", "ranking", "rules"):
+        got_i, got_s = _Truncated(staged, upto).recommend_indices(users, 5)
+        want_i, want_s = pipe.recommend_indices(users, 5, upto=upto)
+        np.testing.assert_array_equal(got_i, want_i)
+        np.testing.assert_allclose(got_s, want_s, rtol=1e-6)
+    history = data.matrix[:6]
+    for upto in ("candidates", "ranking", "rules"):
+        got_i, _ = _Truncated(staged, upto).recommend_from_history(history, 5)
+        want_i, _ = pipe.recommend_from_history(history, 5, upto=upto)
+        np.testing.assert_array_equal(got_i, want_i)

@@ -7,26 +7,67 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from shortlist.data.dataset import Dataset
 from shortlist.data.splits import split_by_protocol
 from shortlist.evaluation.runner import EvaluationResult, evaluate
 from shortlist.pipeline.pipeline import UPTO, Pipeline, _with_interactions
+from shortlist.retrieval.types import Request
 
 __all__ = ["evaluate_pipeline"]
+
+
+class _StagedLists:
+    """One pipeline pass per evaluated user; the top-k after candidates, ranking and rules all kept.
+
+    Evaluating each part with its own pass would run the whole request path three times; the
+    trace of one pass already holds the merged candidates and each stage's output.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._cache: dict[tuple[Any, ...], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def lists(self, requests: list[Request], key: tuple[Any, ...], k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        if key not in self._cache:
+            out = {u: (np.full((len(requests), k), -1, np.int64), np.full((len(requests), k), -np.inf, np.float32))
+                   for u in UPTO}
+            for r, req in enumerate(requests):
+                resp = self.pipeline.recommend(req)
+                for upto, (items, scores) in _stage_tops(resp, k).items():
+                    out[upto][0][r, : items.size] = items
+                    out[upto][1][r, : items.size] = scores
+            self._cache = {key: out}  # one protocol at a time: keep only the latest
+        return self._cache[key]
+
+
+def _stage_tops(resp: Any, k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Top-k items and scores after the candidates, after the last ranking stage, and final."""
+    stages = resp.trace.stages
+    cand = stages[0].top(k)
+    ranked = [s for s in stages[1:] if s.kind not in ("assemble", "rule")]
+    rank = ranked[-1].top(k) if ranked else cand
+    return {"candidates": cand, "ranking": rank, "rules": (resp.item_indices[:k], resp.scores[:k])}
 
 
 class _Truncated:
     """The pipeline seen up to one point (candidates / + ranking / + rules), as a model."""
 
-    def __init__(self, pipeline: Pipeline, upto: str) -> None:
-        self.pipeline, self.upto = pipeline, upto
+    def __init__(self, staged: _StagedLists, upto: str) -> None:
+        self.staged, self.upto = staged, upto
 
     def recommend_indices(self, users: np.ndarray, k: int, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.pipeline.recommend_indices(users, k, upto=self.upto)
+        users = np.asarray(users)
+        requests = [Request(user_index=int(u), k=k) for u in users]
+        return self.staged.lists(requests, ("users", users.tobytes(), k), k)[self.upto]
 
     def recommend_from_history(self, history: Any, k: int, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
-        return self.pipeline.recommend_from_history(history, k, upto=self.upto)
+        history = sp.csr_matrix(history)
+        requests = [Request(user_index=-1, k=k, history=history.indices[history.indptr[r]:history.indptr[r + 1]]
+                            .astype(np.int64)) for r in range(history.shape[0])]
+        key = ("history", history.indptr.tobytes(), history.indices.tobytes(), k)
+        return self.staged.lists(requests, key, k)[self.upto]
 
 
 def evaluate_pipeline(
@@ -63,8 +104,9 @@ def evaluate_pipeline(
         cat = [n for n, kind in dataset.item_features.kinds.items() if kind in ("categorical", "multi")][:1]
         item_features = dataset.item_features.matrix(cat) if cat else None
     out = {}
+    staged = _StagedLists(pipeline)
     for upto in stages:
-        res = evaluate(_Truncated(pipeline, upto), split, k=k, item_features=item_features,
+        res = evaluate(_Truncated(staged, upto), split, k=k, item_features=item_features,
                        max_users=max_users)
         if pipeline.omitted_:
             res.info["left_out"] = [o.line() for o in pipeline.omitted_]
