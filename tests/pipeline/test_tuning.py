@@ -31,7 +31,8 @@ def quick_spec(**tuning):
 def test_auto_budget_grows_with_the_data_within_bounds():
     assert auto_budget(1_000) == 8.0
     assert auto_budget(75_000) == 150.0
-    assert auto_budget(10_000_000) == 900.0
+    assert auto_budget(75_000, one_fit_each=120.0) == 360.0  # three fits of each model
+    assert auto_budget(10_000_000) == 600.0
 
 
 def test_changing_the_test_part_does_not_change_what_tuning_chooses():

@@ -62,9 +62,15 @@ _MIN_WEIGHT = 0.02
 _STACK_MARGIN = 0.005
 
 
-def auto_budget(n_cells: int) -> float:
-    """The default budget in seconds: grows with the data, 8 s to 15 min (2 s per 1,000 cells)."""
-    return float(np.clip(n_cells / 500.0, 8.0, 900.0))
+def auto_budget(n_cells: int, one_fit_each: float = 0.0) -> float:
+    """The default budget in seconds: grows with the data, from 8 s to 10 min.
+
+    2 s per 1,000 user-item cells, or three fits of every candidate model
+    (``one_fit_each``: their estimated seconds for one fit each) when that is more, so that a
+    catalog where one EASE fit takes a minute still gets each model tried. The cap leaves
+    the final fit and an evaluation room inside a 20-minute run on 1M interactions.
+    """
+    return float(np.clip(max(n_cells / 500.0, 3.0 * one_fit_each), 8.0, 600.0))
 
 
 @dataclass
@@ -122,11 +128,17 @@ class _Tuner:
         self.ts = self.spec.tuning
         self.k, self.metric = self.spec.k, self.ts.metric
         budget = self.ts.budget_seconds if budget is None else (None if budget == "auto" else budget)
-        self.budget = auto_budget(dataset.interactions.nnz) if budget is None else float(budget)
+        self.budget = self._auto_budget() if budget is None else float(budget)
         self.progress, self.log = progress, log or (lambda line: None)
         self.storage_dir = Path(storage_dir) if storage_dir is not None else None
         self.started = time.perf_counter()
         self.report = TuningReport(metric=f"{self.metric}@{self.k}", budget_seconds=self.budget, folds=self.ts.folds)
+
+    def _auto_budget(self) -> float:
+        data = self.dataset.interactions
+        fits = [estimate_cost(ms.kind, ms.params, data) for ms in self.spec.models.values()]
+        limit = self.memory_limit()
+        return auto_budget(data.nnz, sum(c.seconds for c in fits if c.bytes <= limit))
 
     def elapsed(self) -> float:
         """Seconds since tuning started (budgets are checked against it, except with fixed trials)."""
