@@ -93,14 +93,16 @@ def test_per_stage_evaluation_uses_the_same_protocol():
 def test_label_folds_pool_ranker_examples(monkeypatch):
     data = block_interactions(n_users=60, n_items=40, density=0.4)
     seen = []
-    original = Pipeline._training_rows
+    from shortlist.pipeline import training
 
-    def spy(self, parts, label, progress):
-        rows = original(self, parts, label, progress)
+    original = training.training_rows
+
+    def spy(pipeline, parts, label, progress):
+        rows = original(pipeline, parts, label, progress)
         seen.append((len(rows), frozenset(zip(label.user_index.tolist(), label.item_index.tolist()))))
         return rows
 
-    monkeypatch.setattr(Pipeline, "_training_rows", spy)
+    monkeypatch.setattr(training, "training_rows", spy)
     spec = {**SPEC, "training": {"label_fraction": 0.3, "seed": 1, "folds": 3}}
     pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
     assert len(seen) == 3 and all(n > 0 for n, _ in seen)

@@ -7,6 +7,7 @@ from shortlist.data import Dataset
 from shortlist.errors import ConfigError
 from shortlist.pipeline import Pipeline, parse_spec
 from shortlist.pipeline.stages import PREVIOUS, standardise
+from shortlist.pipeline.training import TrainingRow, fit_stages
 from tests.conftest import block_interactions
 from tests.pipeline.test_pipeline import SPEC
 
@@ -46,7 +47,7 @@ def test_stacked_stage_trains_on_the_previous_stage_kept_rows_and_scores(monkeyp
         x=x, y=y, g=g, valid=valid, names=feature_names) or ranker.scorer)
     monkeypatch.setattr(ranker.scorer, "score", lambda x: x[:, 0])  # only the training input matters here
     rows = _rows(30, 40, 3, seed=0)
-    pipe._fit_stages(rows, ["a", "b", "c"])
+    fit_stages(pipe.stages_, [TrainingRow(*r) for r in rows], ["a", "b", "c"], pipe.spec.training)
 
     expect_x, expect_y, expect_g = [], [], []
     for items, x, labs, _ in rows:  # what the fitted cheap stage keeps, recomputed independently

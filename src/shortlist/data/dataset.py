@@ -36,6 +36,10 @@ class Dataset:
     social: sp.csr_matrix | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def with_interactions(self, interactions: Interactions) -> "Dataset":
+        """The same dataset (features, graph, info) over other interactions, e.g. a train split."""
+        return Dataset(self.name, interactions, self.user_features, self.item_features, self.social, self.info)
+
     def summary(self) -> dict[str, Any]:
         """Sizes and density, for ``shortlist datasets inspect``."""
         it = self.interactions

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from shortlist.data.dataset import Dataset
 from shortlist.data.splits import split_by_protocol
 from shortlist.evaluation.runner import EvaluationResult, evaluate
-from shortlist.pipeline.pipeline import UPTO, Pipeline, _with_interactions
+from shortlist.pipeline.pipeline import UPTO, Pipeline
 from shortlist.retrieval.types import Request
 
 __all__ = ["evaluate_pipeline"]
@@ -97,7 +97,7 @@ def evaluate_pipeline(
 
     split = split_by_protocol(dataset.interactions, protocol, seed=seed)
     t0 = time.perf_counter()
-    fit_tuned(pipeline, _with_interactions(dataset, split.train), budget=budget, progress=progress, log=log)
+    fit_tuned(pipeline, dataset.with_interactions(split.train), budget=budget, progress=progress, log=log)
     fit_seconds = time.perf_counter() - t0
     item_features = None
     if dataset.item_features is not None:

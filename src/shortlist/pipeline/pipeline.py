@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from shortlist.data.dataset import Dataset
 from shortlist.data.facts import DataFacts
 from shortlist.data.interactions import Interactions
-from shortlist.data.splits import random_holdout, temporal_split
 from shortlist.errors import ConfigError, ModelFileError, NotFittedError
 from shortlist.models.base import Recommender, check_k
 from shortlist.models.registry import create_model
@@ -29,6 +27,7 @@ from shortlist.pipeline.resources import memory_skips
 from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
+from shortlist.pipeline.training import fit_on_label_folds
 from shortlist.ranking.features import FeatureAssembler
 from shortlist.retrieval._kernels import best_first
 from shortlist.retrieval.sources.store import SourceStore
@@ -68,10 +67,6 @@ def _as_dataset(data: Dataset | Interactions) -> Dataset:
     return data if isinstance(data, Dataset) else Dataset(name="data", interactions=data)
 
 
-def _with_interactions(dataset: Dataset, inter: Interactions) -> Dataset:
-    return Dataset(dataset.name, inter, dataset.user_features, dataset.item_features, dataset.social, dataset.info)
-
-
 class Pipeline:
     """A multi-stage recommender declared by a :class:`PipelineSpec` (TOML)."""
 
@@ -95,7 +90,8 @@ class Pipeline:
         return {"spec": self.spec.name}
 
     # -- building blocks ---------------------------------------------------------------
-    def _fit_models(self, dataset: Dataset, progress: bool | None) -> dict[str, Recommender]:
+    def fit_models(self, dataset: Dataset, progress: bool | None) -> dict[str, Recommender]:
+        """Every model of the spec, fitted on ``dataset``."""
         models = {}
         for name, ms in self.spec.models.items():
             models[name] = create_model(ms.kind, ms.params).fit(dataset.interactions, progress=progress)
@@ -133,7 +129,7 @@ class Pipeline:
         """
         dataset = _as_dataset(data)
         if getattr(self, "_features_from", None) is not None and isinstance(data, Interactions):
-            dataset = _with_interactions(self._features_from, data)
+            dataset = self._features_from.with_interactions(data)
         self.plan(dataset)
         tr = self.spec.training
         given = dict(trained_stages or {})
@@ -141,22 +137,9 @@ class Pipeline:
         for st in self.stages_:
             st.pretrained = st.name in given
         if any(s.trainable and not s.pretrained for s in self.stages_):
-            inter = dataset.interactions
-            rows: list = []
-            for fold in range(tr.folds):
-                # each fold: models on a base part, labels from the rest (a different cut per fold)
-                if tr.label_split == "temporal":
-                    split = temporal_split(inter, 1.0 - tr.label_fraction)
-                else:
-                    split = random_holdout(inter, tr.label_fraction, seed=tr.seed + fold)
-                base = _with_interactions(dataset, split.train)
-                parts = self._build(base, self._fit_models(base, progress))
-                rows += self._training_rows(parts, split.test, progress)
-            if not rows:
-                raise ConfigError("no training user had a relevant item among the candidates; raise source quotas")
-            self._fit_stages(rows, parts["assembler"].feature_names)
+            parts = fit_on_label_folds(self, dataset, progress)
         if tr.refit_on_full or not any(s.trainable and not s.pretrained for s in self.stages_):
-            models = self._fit_models(dataset, progress)
+            models = self.fit_models(dataset, progress)
             parts = self._build(dataset, models)
         self._install(parts, dataset)
         return self
@@ -191,13 +174,6 @@ class Pipeline:
             elif st.kind == "linear" and not st.trainable and not hasattr(st.scorer, "coef_"):
                 st.scorer.fix(self.assembler_.feature_names)
 
-    def _label_matrices(self, label: Interactions) -> dict[str, sp.csr_matrix]:
-        out = {"relevant": label.matrix}
-        if label.event_type is not None:
-            for code, name in enumerate(label.event_types):
-                out[name] = label.subset(label.event_type == code).matrix
-        return out
-
     def candidate_features(self, parts: dict[str, Any], user: int) -> tuple[Any, np.ndarray]:
         """(merged candidates, their feature rows) for known user ``user`` with ``parts``' components.
 
@@ -212,54 +188,6 @@ class Pipeline:
     def build_parts(self, dataset: Dataset, models: dict[str, Recommender]) -> dict[str, Any]:
         """Sources and feature assembler over already fitted ``models`` (for the tuner)."""
         return self._build(dataset, models)
-
-    def _training_rows(self, parts: dict[str, Any], label: Interactions, progress: bool | None) -> list:
-        """(items, features, labels, user) per label user: what the rankers learn from."""
-        rng = np.random.default_rng(self.spec.training.seed)
-        label_m = label.matrix
-        users = np.flatnonzero(np.diff(label_m.indptr) > 0)
-        base_counts = np.diff(parts["dataset"].interactions.matrix.indptr)
-        users = users[base_counts[users] > 0]
-        if users.size > self.spec.training.max_users:
-            users = np.sort(rng.choice(users, self.spec.training.max_users, replace=False))
-        label_sets = self._label_matrices(label)
-        rows: list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], int]] = []
-        for u in tqdm(users, desc="ranker training data", disable=None if progress is None else not progress):
-            cands, x = self.candidate_features(parts, int(u))
-            if len(cands) == 0:
-                continue
-            labs = {name: np.isin(cands.items, m.indices[m.indptr[u]:m.indptr[u + 1]])
-                    for name, m in label_sets.items()}
-            if not labs["relevant"].any():
-                continue
-            rows.append((cands.items, x, labs, int(u)))
-        return rows
-
-    def _fit_stages(self, rows: list, names: list[str]) -> None:
-        """Train each stage on the candidates the previous stages keep; validation by user."""
-        rng = np.random.default_rng(self.spec.training.seed)
-        all_users = np.unique([r[3] for r in rows])
-        n_valid = int(all_users.size * self.spec.training.valid_fraction)
-        valid_users = set(rng.choice(all_users, n_valid, replace=False).tolist()) if n_valid else set()
-        # each row also carries the previous stage's scores (None before the first stage)
-        rows = [(*r, None) for r in rows]
-        for st in self.stages_:
-            if st.trainable and not st.pretrained:
-                st.fit(*_stack(_inputs(st, [r for r in rows if r[3] not in valid_users])),
-                       feature_names=st.feature_names(names),
-                       valid=_stack_valid(_inputs(st, [r for r in rows if r[3] in valid_users])))
-            elif st.kind == "linear" and not hasattr(st.scorer, "coef_"):
-                st.scorer.fix(st.feature_names(names))
-            # the next stage trains on what this one keeps, cut and scored exactly as at serving
-            scored, kept = [], []
-            for items, x, labs, u, prev in rows:
-                s = np.asarray(st.score(st.inputs(x, prev), u, items), np.float32)
-                top = best_first(s, np.asarray(items, np.int64), st.budget)
-                sub = {k: v[top] for k, v in labs.items()}
-                scored.append((items, x, labs, u, s))
-                if sub["relevant"].any():
-                    kept.append((items[top], x[top], sub, u, s[top]))
-            rows = kept or scored
 
     # -- serving -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -449,21 +377,3 @@ class Pipeline:
 def _history_row(request: Request, n_items: int) -> sp.csr_matrix:
     h = np.asarray(request.history, np.int64)
     return sp.csr_matrix((np.ones(h.size, np.float32), (np.zeros(h.size, np.int64), h)), shape=(1, n_items))
-
-
-def _inputs(stage: Stage, rows: list) -> list:
-    """Rows as ``stage`` reads them: features plus, when stacked, the previous stage's scores."""
-    return [(items, stage.inputs(x, prev), labs, u) for items, x, labs, u, prev in rows]
-
-
-def _stack(rows: list) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    if not rows:
-        return np.zeros((0, 0), np.float32), {"relevant": np.zeros(0)}, np.zeros(0, np.int64)
-    x = np.concatenate([r[1] for r in rows])
-    labels = {k: np.concatenate([r[2][k] for r in rows]).astype(np.float32) for k in rows[0][2]}
-    groups = np.asarray([len(r[0]) for r in rows], np.int64)
-    return x, labels, groups
-
-
-def _stack_valid(rows: list) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None:
-    return _stack(rows) if rows else None

@@ -422,12 +422,12 @@ def _blend_folds(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], param
 def _rows(tuner: _Tuner, planned: PipelineSpec, folds: list[_Fold], params: dict[str, dict[str, Any]],
           fitted: dict[str, list[Any]], names: list[str], weights: dict[str, float]) -> ValidationRows:
     """Validation rows of every fold with ``names``' sources and scorers (models of that fold)."""
-    from shortlist.pipeline.pipeline import Pipeline, _with_interactions
+    from shortlist.pipeline.pipeline import Pipeline
 
     pipe = Pipeline(_candidate_spec(planned, params, names, weights))
     out = []
     for f, fold in enumerate(folds):
-        parts = pipe.build_parts(_with_interactions(tuner.dataset, fold.split.train),
+        parts = pipe.build_parts(tuner.dataset.with_interactions(fold.split.train),
                                  {n: fitted[n][f] for n in names})
         out.append(build_rows(pipe, parts, fold.users, fold.relevant))
     return concat_rows(out)
