@@ -1,0 +1,185 @@
+"""Composing the tuned models: validation rows, blend weights, the final stage, the concrete spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shortlist.data.splits import Split
+from shortlist.models.registry import create_model
+from shortlist.pipeline.spec import PipelineSpec, StageSpec
+from shortlist.pipeline.stages import Stage
+from shortlist.pipeline.tuning.blend import (
+    ValidationRows,
+    build_rows,
+    concat_rows,
+    search_blend,
+    stacked_inputs,
+)
+from shortlist.pipeline.tuning.folds import Fold, make_folds
+
+__all__ = ["MIN_WEIGHT", "blend_folds", "blend_step", "candidate_spec", "final_stage", "validation_rows"]
+
+#: a blend weight below this leaves the model (and its source) out
+MIN_WEIGHT = 0.02
+#: LambdaMART must beat the blend by this relative margin in cross-validation to be kept
+STACK_MARGIN = 0.005
+
+
+def candidate_spec(planned: PipelineSpec, params: dict[str, dict[str, Any]], names: list[str],
+                    weights: dict[str, float], stages: list[dict[str, Any]] | None = None) -> PipelineSpec:
+    """``planned`` with tuned ``params``, only the models ``names`` (and their sources) and a blend."""
+    data = planned.model_dump(exclude_unset=True)
+    data["models"] = {n: {"kind": planned.models[n].kind, "params": params.get(n, {})} for n in names}
+    data["sources"] = [s.model_dump(exclude_unset=True) for s in planned.sources
+                       if s.model is None or s.model in names]
+    features = planned.features.model_dump()
+    features["scorers"] = list(names)
+    data["features"] = features
+    quota = sum(int(s["quota"]) for s in data["sources"])
+    blend_budget = min(quota, max(planned.k, planned.stages[0].budget if planned.stages else 100))
+    blend = {"name": "blend", "kind": "linear", "budget": blend_budget,
+             "params": {"weights": {f"model_{n}_z": float(weights.get(n, 0.0)) for n in names},
+                        "standardize": False}}
+    data["stages"] = [blend, *(stages or [])]
+    data["k"] = min(planned.k, blend_budget)
+    data["tuning"] = {**planned.tuning.model_dump(exclude_unset=True), "budget": 0}
+    return PipelineSpec.model_validate(data)
+
+
+def _stack_stage(k: int) -> StageSpec:
+    return StageSpec(name="ranker", kind="lightgbm", budget=max(k, 20), stack=True,
+                     params={"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15,
+                             "min_data_in_leaf": 50})
+
+
+def _train_stack(rows: ValidationRows, labels: np.ndarray, spec: StageSpec) -> Stage | None:
+    """A stacked LambdaMART stage trained on ``rows`` (inputs already cut and stacked)."""
+    has = (labels & (rows.items >= 0)).any(axis=1)
+    if has.sum() < 10:
+        return None
+    stage = Stage(spec)
+    x, y, groups = [], [], []
+    for r in np.flatnonzero(has):
+        ok = rows.items[r] >= 0
+        x.append(rows.x[r, ok])
+        y.append(labels[r, ok].astype(np.float32))
+        groups.append(int(ok.sum()))
+    stage.fit(np.concatenate(x), {"relevant": np.concatenate(y)}, np.asarray(groups, np.int64),
+              feature_names=rows.names[:-1] + [rows.names[-1]], valid=None)
+    stage.pretrained = True
+    return stage
+
+
+def _stage_scores(stage: Stage, rows: ValidationRows) -> np.ndarray:
+    u, c, f = rows.x.shape
+    flat = stage.scorer.score(rows.x.reshape(u * c, f)) if u * c else np.zeros(0)
+    return np.asarray(flat, np.float64).reshape(u, c)
+
+
+def _lightgbm_available() -> bool:
+    try:
+        import lightgbm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def blend_folds(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dict[str, dict[str, Any]],
+                 fitted: dict[str, list[Any]]) -> list[Fold]:
+    """The folds the blend learns on: the tuning folds, plus new ones up to ``blend_folds``.
+
+    A new fold gets every tuned model fitted on its training part (appended to ``fitted``).
+    Blend weights learned on more validation users generalise better, and refitting a few
+    tuned models costs little next to their search.
+    """
+    want = tuner.ts.blend_folds
+    if len(folds) >= want or (tuner.ts.trials is None and tuner.elapsed() > tuner.budget):
+        return folds
+    extra = make_folds(tuner.dataset, tuner.spec, count=want - len(folds), start=len(folds))
+    for fold in extra:
+        if tuner.report.weighting:
+            fold.split = Split(fold.split.train.with_weighting(tuner.report.weighting["chosen"]), fold.split.test,
+                               fold.split.fold_in, fold.split.protocol)
+        for name, models in fitted.items():
+            models.append(create_model(planned.models[name].kind, params[name]).fit(fold.split.train,
+                                                                                    progress=False))
+    return [*folds, *extra]
+
+
+def validation_rows(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dict[str, dict[str, Any]],
+          fitted: dict[str, list[Any]], names: list[str], weights: dict[str, float]) -> ValidationRows:
+    """Validation rows of every fold with ``names``' sources and scorers (models of that fold)."""
+    from shortlist.pipeline.pipeline import Pipeline
+
+    pipe = Pipeline(candidate_spec(planned, params, names, weights))
+    out = []
+    for f, fold in enumerate(folds):
+        parts = pipe.build_parts(tuner.dataset.with_interactions(fold.split.train),
+                                 {n: fitted[n][f] for n in names})
+        out.append(build_rows(pipe, parts, fold.users, fold.relevant))
+    return concat_rows(out)
+
+
+def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dict[str, dict[str, Any]],
+                fitted: dict[str, list[Any]]) -> tuple[list[str], dict[str, float], ValidationRows]:
+    """Step 5: candidates of the validation users with every tuned model, then blend weights."""
+    names = list(fitted)
+    rows = validation_rows(tuner, planned, folds, params, fitted, names, {n: 1.0 for n in names})
+    features = [f"model_{n}_z" for n in names]
+    declared = (planned.stages[0].params.get("weights", {}) if planned.stages else {})
+    starts = [{f: 1.0 for f in features}, {f: float(declared.get(f, 0.0)) for f in features}]
+    weights, score, trials = search_blend(rows, features, k=tuner.k, metric=tuner.metric,
+                                          n_trials=tuner.ts.blend_trials, seed=tuner.ts.seed, starts=starts)
+    by_model = {n: weights[f"model_{n}_z"] for n in names}
+    tuner.report.blend = {"weights": by_model, "score": score, "n_trials": len(trials), "folds": len(folds),
+                          "validation_rows": len(rows), "trials": trials}
+    tuner.log(f"blend: validation {tuner.metric}@{tuner.k} {score:.4f} on {len(folds)} fold(s) with weights "
+              + ", ".join(f"{n} {w:.2f}" for n, w in by_model.items()))
+    return names, by_model, rows
+
+
+def final_stage(tuner: Any, rows: ValidationRows, names: list[str], weights: dict[str, float],
+                 blend_budget: int) -> tuple[list[dict[str, Any]], dict[str, Stage]]:
+    """Step 6: the blend alone, or LambdaMART stacked on it, by 2-fold cross-validation over users."""
+    if "lightgbm" not in tuner.ts.final_stages or not _lightgbm_available() or len(rows) < 40:
+        why = ("lightgbm is not installed" if "lightgbm" in tuner.ts.final_stages and not _lightgbm_available()
+               else "too few validation users to train a ranker" if len(rows) < 40
+               else "only the linear blend was asked for")
+        tuner.report.final_stage = {"chosen": "linear", "why": why}
+        return [], {}
+    if tuner.ts.trials is None and tuner.elapsed() > tuner.budget:  # fixed trials: no clock, same choices
+        tuner.report.final_stage = {"chosen": "linear", "why": "the budget was spent"}
+        return [], {}
+    features = [f"model_{n}_z" for n in names]
+    cols = np.stack([rows.column(f) for f in features], axis=-1)
+    rng = np.random.default_rng(tuner.ts.seed)
+    half = rng.permutation(len(rows)) % 2 == 0
+    spec = _stack_stage(tuner.k)
+    lin, stack = [], []
+    for part in (half, ~half):
+        train_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
+        w, _, _ = search_blend(rows.subset(train_idx), features, k=tuner.k, metric=tuner.metric,
+                               n_trials=max(30, tuner.ts.blend_trials // 2), seed=tuner.ts.seed,
+                               starts=[{f"model_{n}_z": weights[n] for n in names}])
+        vec = np.array([w[f] for f in features])
+        test_rows = rows.subset(test_idx)
+        lin.append(test_rows.metric(cols[test_idx] @ vec, tuner.k, tuner.metric))
+        cut_train = stacked_inputs(rows.subset(train_idx), cols[train_idx] @ vec, blend_budget)
+        stage = _train_stack(cut_train, cut_train.labels(), spec)
+        cut_test = stacked_inputs(test_rows, cols[test_idx] @ vec, blend_budget)
+        stack.append(cut_test.metric(_stage_scores(stage, cut_test), tuner.k, tuner.metric) if stage else -1.0)
+    scores = {"linear": float(np.mean(lin)), "linear + lightgbm": float(np.mean(stack))}
+    keep_stack = scores["linear + lightgbm"] > scores["linear"] * (1 + STACK_MARGIN)
+    tuner.report.final_stage = {"scores": scores, "chosen": "linear + lightgbm" if keep_stack else "linear"}
+    tuner.log(f"final stage: linear {scores['linear']:.4f}, linear + lightgbm {scores['linear + lightgbm']:.4f} "
+              f"(2-fold cross-validation) -> {tuner.report.final_stage['chosen']}")
+    if not keep_stack:
+        return [], {}
+    vec = np.array([weights[n] for n in names])
+    cut = stacked_inputs(rows, cols @ vec, blend_budget)
+    stage = _train_stack(cut, cut.labels(), spec)
+    if stage is None:
+        return [], {}
+    return [spec.model_dump(exclude_unset=True)], {spec.name: stage}
