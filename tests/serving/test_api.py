@@ -88,6 +88,20 @@ def test_cold_start_without_signal_falls_back_to_popular(client, model_dir):
     assert body["fallback"] == "popular" and set(_ids(r)) == top
 
 
+
+def test_the_cli_gives_an_unknown_user_the_same_answer_as_the_api(client, model_dir, capsys):
+    import json
+
+    from shortlist.cli.main import main
+
+    api = client.post("/recommend", json={"user_id": "stranger", "k": 4}).json()
+    assert main(["recommend", "--model-dir", str(model_dir), "--user", "stranger", "--k", "4", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["fallback"] == api["fallback"] == "popular"
+    assert [it["item_id"] for it in cli["items"]] == [it["item_id"] for it in api["items"]]
+    assert [it["score"] for it in cli["items"]] == pytest.approx([it["score"] for it in api["items"]])
+
+
 def test_explain_returns_trace_and_exclude_filter(client):
     r = client.post("/recommend", json={"user_id": 3, "k": 5, "explain": True, "exclude": [1, 12]})
     body = r.json()

@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     who = f"user {args.user}" if request.known_user else f"anonymous user ({len(request.history)} history items)"
     print(f"top {k} for {who}:")
+    if response.fallback == "popular":
+        print("(nothing is known about this user: padded with popular items, as the HTTP API does)")
     for rank, (item, score) in enumerate(zip(response.item_ids, response.scores), 1):
         print(f"{rank:>3}. {item}  {score:.4f}")
     if args.explain:

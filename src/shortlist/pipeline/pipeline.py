@@ -49,6 +49,8 @@ class Response:
     #: probability the pipeline had of showing each item at its position (set when an
     #: exploration rule ran; None means every position was deterministic)
     propensities: np.ndarray | None = None
+    #: "popular" when a user with no signal at all was padded with popular items
+    fallback: str | None = None
 
     def to_dict(self, pipeline: "Pipeline", explain: bool = False) -> dict[str, Any]:
         items = [{"item_id": i, "score": float(s)} for i, s in zip(self.item_ids, self.scores)]
@@ -56,6 +58,8 @@ class Response:
             for entry, p in zip(items, self.propensities):
                 entry["propensity"] = float(p)
         out: dict[str, Any] = {"items": items}
+        if self.fallback is not None:
+            out["fallback"] = self.fallback
         if explain:
             out["trace"] = self.trace.to_dict(pipeline.items_)
             if self.trace.omitted:
@@ -302,8 +306,30 @@ class Pipeline:
                 trace.add(StageTrace(rule.name, "rule", n_in, len(cands), (time.perf_counter() - t0) * 1e3,
                                      drops=list(drops)))
         cands = cands.take(np.arange(min(request.k, len(cands))))
-        ids = [x.item() if hasattr(x, "item") else x for x in self.items_.lookup(cands.items)]
-        return Response(cands.items, ids, cands.scores, trace, cands.features.get("propensity"))
+        items, scores, fallback = cands.items, cands.scores, None
+        if upto == "rules" and len(items) < request.k and not request.known_user and len(request.history) == 0:
+            items, scores = self._pad_with_popular(request, items, scores)
+            fallback = "popular"
+            trace.add(StageTrace("fallback", "popular", len(cands), len(items), 0.0, items, scores))
+        ids = [x.item() if hasattr(x, "item") else x for x in self.items_.lookup(items)]
+        return Response(items, ids, scores, trace, cands.features.get("propensity"), fallback)
+
+    def _pad_with_popular(self, request: Request, items: np.ndarray,
+                          scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A user with no signal at all: fill up to ``k`` with the most popular unexcluded items.
+
+        Pads score below every real recommendation, so padding never outranks one.
+        """
+        if not hasattr(self, "popular_order_"):
+            counts = np.bincount(self.train_.indices, minlength=len(self.items_))
+            self.popular_order_ = np.argsort(-counts, kind="stable")
+        taken = np.concatenate([items, np.asarray(request.exclude, np.int64)])
+        need = request.k - len(items)
+        order = self.popular_order_[: need + taken.size]
+        extra = order[~np.isin(order, taken)][:need]
+        floor = float(scores.min()) if len(scores) else 0.0
+        pad = (floor - 1.0 - np.arange(extra.size)).astype(np.float32)
+        return np.concatenate([items, extra]).astype(np.int64), np.concatenate([scores, pad]).astype(np.float32)
 
     # -- offline evaluation adapter ----------------------------------------------------
     def recommend_indices(self, user_idx: np.ndarray, k: int, *, exclude_seen: bool = True,

@@ -186,7 +186,6 @@ def create_app(settings: Settings) -> FastAPI:
                                 non_interaction_types=settings.non_interaction_types)
     app.state.metrics = m
     app.state.started_at = time.time()
-    app.state.popular_cache = {}
     _install_handlers(app)
     for module in (recommend, items, events, health, metrics, admin):
         app.include_router(module.router)

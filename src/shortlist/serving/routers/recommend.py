@@ -34,43 +34,6 @@ def _log_impressions(app_state: Any, user_id: str, request_id: str, items: list[
         app_state.metrics.events.labels(type="impression").inc()
 
 
-def _popular_order(app_state: Any, mv: ModelVersion) -> np.ndarray:
-    """Item indices by training popularity, computed once per model version."""
-    cache = app_state.popular_cache
-    order = cache.get(mv.version)
-    if order is None:
-        counts = np.bincount(mv.pipeline.train_.indices, minlength=len(mv.pipeline.items_))
-        order = np.argsort(-counts, kind="stable")
-        cache.clear()
-        cache[mv.version] = order
-    return order
-
-
-def _pad_with_popular(app_state: Any, mv: ModelVersion, items: list[dict], request: Any, k: int) -> list[dict]:
-    """Cold start without any signal: fill up to ``k`` with popular items the user has not seen."""
-    p = mv.pipeline
-    taken = {int(i) for i in p.items_.index(np.asarray([it["item_id"] for it in items]), missing="ignore")} \
-        if items else set()
-    taken.update(int(i) for i in np.asarray(request.history, np.int64))
-    taken.update(int(i) for i in np.asarray(request.exclude, np.int64))
-    if request.known_user:
-        t = p.train_
-        taken.update(t.indices[t.indptr[request.user_index]:t.indptr[request.user_index + 1]].tolist())
-    order = _popular_order(app_state, mv)
-    extra = []
-    for idx in order[: k + len(taken)]:
-        if len(items) + len(extra) >= k:
-            break
-        if int(idx) not in taken:
-            extra.append(int(idx))
-    ids = p.items_.lookup(np.asarray(extra, np.int64)) if extra else []
-    # below every model score: padding never outranks a real recommendation
-    floor = min((it["score"] for it in items), default=0.0)
-    pad = [{"item_id": i.item() if hasattr(i, "item") else i, "score": float(floor) - 1.0 - r}
-           for r, i in enumerate(ids)]
-    return items + pad
-
-
 # The body is validated from raw bytes and the response written directly (serving/fast.py): the
 # hot path skips FastAPI's body dependency and response-model re-validation; the OpenAPI page
 # still documents both models.
@@ -115,10 +78,8 @@ async def recommend(request: Request) -> Response:
         raise HTTPException(status_code=422, detail=f"context: {type(exc).__name__}: {exc}") from None
     out = resp.to_dict(p, explain=body.explain)
     items = out["items"]
-    fallback = None
-    if len(items) < k and not req.known_user and len(req.history) == 0:
-        items = _pad_with_popular(st, mv, items, req, k)
-        fallback = "popular"
+    fallback = resp.fallback  # the pipeline pads a user with no signal, as for the CLI
+    if fallback is not None:
         st.metrics.fallbacks.inc()
     propensities = getattr(resp, "propensities", None)
     request_id = os.urandom(16).hex()  # same shape as uuid4().hex, a third of the cost
