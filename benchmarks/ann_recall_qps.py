@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shortlist.data import FeatureTable, Interactions, Vocab
-from shortlist.models.base import FactorModel
+from shortlist.models.factor import FactorModel
 from shortlist.retrieval.ann import ANNIndex
 from shortlist.retrieval.sources import SourceContext, build_source, merge_candidates
 from shortlist.retrieval.types import Request

@@ -38,7 +38,7 @@ def test_threaded_batch_equals_brute_force(monkeypatch, restrict):
     """Batches large enough for the worker-thread path give the brute-force top-k, in order."""
     from shortlist.data import Interactions, Vocab
     from shortlist.models import base
-    from shortlist.models.base import FactorModel
+    from shortlist.models.factor import FactorModel
 
     class Fixed(FactorModel):
         def _fit(self, data, *, progress):

@@ -1,8 +1,9 @@
 """Recommendation models behind the :class:`Recommender` / :class:`FactorModel` contracts."""
 
 from shortlist.models.als import ALS
-from shortlist.models.base import FactorModel, Recommendations, Recommender
+from shortlist.models.base import Recommendations, Recommender
 from shortlist.models.ease import EASE
+from shortlist.models.factor import FactorModel
 from shortlist.models.graph_filter import GraphFilter
 from shortlist.models.item_knn import ItemKNN
 from shortlist.models.popularity import Popularity

@@ -28,8 +28,8 @@ from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, NotFittedError
 from shortlist.models._kernels.als import solve_rows
-from shortlist.models.base import FactorModel
 from shortlist.models.blas import one_blas_thread
+from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
 
 #: solves of fewer rows than this (fold-ins of a request's or an event's user) run on one thread

@@ -24,7 +24,7 @@ from shortlist.data.splits import random_holdout
 from shortlist.errors import ConfigError
 from shortlist.models._kernels import sgd as kern
 from shortlist.models._kernels.topk import topk_rows
-from shortlist.models.base import FactorModel
+from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
 
 __all__ = ["BPR", "LOSSES", "SCHEDULES", "SGDMF", "WARP", "LogisticMF", "WeightedMSEMF"]

@@ -18,7 +18,8 @@ from torch import nn
 
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
-from shortlist.models.base import FactorModel, Recommender
+from shortlist.models.base import Recommender
+from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
 from shortlist.neural.base import NeuralMixin, SampledNegativesMixin, _check_float, mlp, pool_fields
 

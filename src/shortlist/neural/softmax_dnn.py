@@ -26,7 +26,7 @@ from torch import nn
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError
-from shortlist.models.base import FactorModel
+from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
 from shortlist.neural.base import NeuralMixin, _check_float, _check_int, mlp, pool_fields
 

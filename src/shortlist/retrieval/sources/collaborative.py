@@ -114,7 +114,7 @@ class SimilarUsersSource(CandidateSource):
         self.index_params = index_params if index_params is not None else {}
 
     def _fit(self, context: SourceContext) -> None:
-        from shortlist.models.base import FactorModel
+        from shortlist.models.factor import FactorModel
         from shortlist.retrieval.ann import ANNIndex
 
         model = context.model(self.model, source=self.source_name)

@@ -53,7 +53,7 @@ class EmbeddingSource(CandidateSource):
         self.index_params = index_params if index_params is not None else {}
 
     def _fit(self, context: SourceContext) -> None:
-        from shortlist.models.base import FactorModel
+        from shortlist.models.factor import FactorModel
 
         model = context.model(self.model, source=self.source_name)
         if not isinstance(model, FactorModel):

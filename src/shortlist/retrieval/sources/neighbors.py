@@ -95,7 +95,7 @@ def cooccurrence_block(rows: sp.csr_matrix, others_t: sp.csr_matrix, other_norms
 def neighbour_table(model: Any, train: sp.csr_matrix, axis: str, k: int, *, index: str = "exact",
                     index_params: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(ids, sims) arrays of shape (n, k) for ``axis="item"`` or ``"user"`` (see module doc)."""
-    from shortlist.models.base import FactorModel
+    from shortlist.models.factor import FactorModel
 
     n = train.shape[1] if axis == "item" else train.shape[0]
     sim = getattr(model, "similarity_", None)
