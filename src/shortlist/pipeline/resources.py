@@ -75,15 +75,23 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
     return Cost(int(nnz * 16 + n_items * 16), nnz / 5e7, "one pass over the events")
 
 
-def available_memory_bytes() -> int:
-    """Memory the process may still use (``MemAvailable``; total RAM when that is unknown)."""
+def _proc_bytes(path: str, key: str) -> int | None:
+    """A ``key: N kB`` line of a ``/proc`` file, in bytes (None where there is no such file)."""
     try:
-        with open("/proc/meminfo") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def available_memory_bytes() -> int:
+    """Memory the process may still use (``MemAvailable``; total RAM when that is unknown)."""
+    free = _proc_bytes("/proc/meminfo", "MemAvailable")
+    if free is not None:
+        return free
     try:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
@@ -96,18 +104,14 @@ def peak_memory_bytes() -> int:
     ``ru_maxrss`` is the fallback; on Linux a process started by a larger one inherits that
     parent's figure there, so it is not used where ``/proc`` answers.
     """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = _proc_bytes("/proc/self/status", "VmHWM")
+    if peak is not None:
+        return peak
     import resource
     import sys
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def memory_skips(models: dict[str, Any], data: Interactions, limit_bytes: float | None = None) -> dict[str, str]:
