@@ -82,7 +82,7 @@ def test_report_holds_every_trial_and_the_best_settings(tuned):
     assert len(saved["models"][1]["trials"]) == len(report.models[1].trials)
     assert (folder / "tuning" / "optuna-journal.log").stat().st_size > 0
     text = (folder / "tuning" / "report.txt").read_text()
-    assert "blend weights" in text and "best single model on validation" in text
+    assert "blend weights" in text and "on the blend's validation rows: best model alone" in text
     assert any(line.startswith(("tuned ease (ease): 3 trials", "tuned ease (ease): ")) for line in logged)
 
 

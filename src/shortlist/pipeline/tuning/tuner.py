@@ -152,8 +152,6 @@ class _Tuner:
                 out[name] = f"needs {cost.describe()}, over its {share:.0f} s share of the tuning budget"
         return out
 
-    # -- step 4: one model's search --------------------------------------------------------
-
 
 def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None = None,
                   progress: bool | None = None,
@@ -200,9 +198,14 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
                                           "weight": weights[n]} for n in chosen},
                            "stages": [s.name for s in spec.stages], "weighting": weighting}
     if best is not None:
+        tuner.report.reasons.append(f"best single model on its tuning fold: {best[0]} {best[1]:.4f}")
+    singles = tuner.report.blend["trials"][: len(names)]  # each model alone, tried first on the same rows
+    if singles:
+        top = max(singles, key=lambda t: t["score"])
+        alone = next(n for n in names if top["weights"][f"model_{n}_z"] == 1.0)
         tuner.report.reasons.append(
-            f"best single model on validation: {best[0]} {best[1]:.4f}; the tuned pipeline's blend "
-            f"{tuner.report.blend['score']:.4f} ({tuner.report.blend['score'] / max(best[1], 1e-12):.3f}x)")
+            f"on the blend's validation rows: best model alone {alone} {top['score']:.4f}, the tuned blend "
+            f"{tuner.report.blend['score']:.4f} ({tuner.report.blend['score'] / max(top['score'], 1e-12):.3f}x)")
     tuner.report.seconds = round(tuner.elapsed(), 1)
     if storage_dir is not None:
         tuner.report.save(storage_dir)
@@ -228,8 +231,7 @@ def fit_tuned(pipeline: Any, dataset: Dataset, *, budget: float | str | None = N
         return pipeline
     result = tune_pipeline(pipeline, dataset, budget=budget, progress=progress, log=log, storage_dir=storage_dir)
     if result.weighting is not None:
-        dataset = Dataset(dataset.name, dataset.interactions.with_weighting(result.weighting), dataset.user_features,
-                          dataset.item_features, dataset.social, dataset.info)
+        dataset = dataset.with_interactions(dataset.interactions.with_weighting(result.weighting))
     pipeline.declared_spec = result.spec
     pipeline.omitted_by_tuning = list(result.omitted)
     pipeline.tuning_ = result.report
