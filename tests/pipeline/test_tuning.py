@@ -174,3 +174,17 @@ def test_blend_search_puts_weight_on_the_feature_that_ranks_relevant_items_first
     assert score == pytest.approx(1.0)
     assert weights["model_a_z"] > weights["model_b_z"]
     assert len(trials) == 10 and trials[0]["weights"] == {"model_a_z": 1.0, "model_b_z": 0.0}
+
+
+def test_memory_is_sized_for_the_costliest_corner_of_a_space():
+    from shortlist.data.facts import DataFacts
+    from shortlist.pipeline.resources import estimate_cost
+    from shortlist.pipeline.tuning.search import _upper_corner
+    from shortlist.pipeline.tuning.spaces import model_space
+
+    facts = DataFacts(n_users=500, n_items=300, n_events=5000, nnz=5000, has_timestamps=False, has_event_order=True)
+    corner = _upper_corner(model_space("graph-filter", facts))
+    assert corner == {"factors": 256, "ideal_weight": 3.0, "sharpen": 1.0}
+    data = block_interactions(40, 30)
+    # sharpening holds one more n x n matrix: the corner costs more than the default
+    assert estimate_cost("graph-filter", corner, data).bytes > estimate_cost("graph-filter", {}, data).bytes

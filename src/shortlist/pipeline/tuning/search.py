@@ -60,7 +60,9 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
              else model_space(ms.kind, facts))
     space = {k: v for k, v in space.items() if k not in ms.params}  # declared params stay fixed
     fixed = dict(ms.params)
-    need_gb = estimate_cost(ms.kind, ms.params, folds[0].split.train).bytes / 1e9
+    # the costliest corner of the space (e.g. the graph filter's sharpening doubles its memory)
+    need_gb = max(estimate_cost(ms.kind, {**ms.params, **corner}, folds[0].split.train).bytes
+                  for corner in ({}, _upper_corner(space))) / 1e9
     guard = own_memory_guard(ms.kind, ms.params)
     if guard is not None and "max_memory_gb" not in fixed and need_gb > guard:
         # the planner checked that this fits the machine: the model's own default guard
@@ -128,8 +130,10 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
     record.best_params = _plain({k: v for k, v in best["params"].items() if k in space or k in fixed})
     record.best_score = None if not np.isfinite(best["score"]) else float(best["score"])
     done = [t for t in record.trials if t["state"] == "complete"]
-    stopped = len(record.trials) - len(done)
-    tuner.log(f"tuned {name} ({ms.kind}): {len(done)} trials{f' + {stopped} pruned' if stopped else ''}"
+    pruned = sum(t["state"] == "pruned" for t in record.trials)
+    failed = len(record.trials) - len(done) - pruned
+    tuner.log(f"tuned {name} ({ms.kind}): {len(done)} trials{f' + {pruned} pruned' if pruned else ''}"
+              f"{f' + {failed} failed' if failed else ''}"
              f" in {record.seconds:.1f} s, best validation {tuner.metric}@{tuner.k} "
              f"{record.best_score if record.best_score is None else round(record.best_score, 4)}"
              + (f" ({', '.join(f'{k}={_short(v)}' for k, v in record.best_params.items())})"
@@ -146,6 +150,19 @@ def study_storage(folder: Path | None) -> Any:
 
     folder.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(folder / "optuna-journal.log")))
+
+
+def _upper_corner(space: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
+    """Every numeric hyperparameter at the top of its range (where costs peak)."""
+    out: dict[str, Any] = {}
+    for key, dist in space.items():
+        if dist[0] == "choice":
+            numbers = [v for v in dist[1] if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if numbers:
+                out[key] = max(numbers)
+        else:
+            out[key] = dist[2]
+    return out
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
