@@ -8,6 +8,7 @@ import numpy as np
 
 from shortlist.data.splits import Split
 from shortlist.models.registry import create_model
+from shortlist.pipeline.resources import estimate_cost
 from shortlist.pipeline.spec import PipelineSpec, StageSpec
 from shortlist.pipeline.stages import Stage
 from shortlist.pipeline.tuning.blend import (
@@ -96,6 +97,13 @@ def blend_folds(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: di
     """
     want = tuner.ts.blend_folds
     if len(folds) >= want or (tuner.ts.trials is None and tuner.elapsed() > tuner.budget):
+        return folds
+    # every fold keeps its own fitted models until the blend is chosen: hold them only if they fit
+    held = sum(a.nbytes for models in fitted.values() for a in models[0]._state().values())
+    fit_peak = max(estimate_cost(planned.models[n].kind, params[n], folds[0].split.train).bytes for n in fitted)
+    if held * want + fit_peak > tuner.memory_limit():
+        tuner.log(f"blend on {len(folds)} fold(s): the tuned models of {want} folds would hold about "
+                  f"{held * want / 1e9:.1f} GB")
         return folds
     extra = make_folds(tuner.dataset, tuner.spec, count=want - len(folds), start=len(folds))
     for fold in extra:
