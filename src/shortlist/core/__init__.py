@@ -12,14 +12,13 @@ of the layers above it.
 """
 
 from shortlist.core.metrics import RANKING_METRICS, hit_matrix, query_ndcg, ranking_metrics
-from shortlist.core.validation import config_error, format_validation_error, validate_config
+from shortlist.core.validation import config_error, validate_config
 from shortlist.core.version import __version__
 
 __all__ = [
     "RANKING_METRICS",
     "__version__",
     "config_error",
-    "format_validation_error",
     "hit_matrix",
     "query_ndcg",
     "ranking_metrics",

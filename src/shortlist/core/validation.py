@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from shortlist.errors import ConfigError
 
-__all__ = ["config_error", "format_validation_error", "validate_config"]
+__all__ = ["config_error", "validate_config"]
 
 Style = Literal["kwargs", "toml"]
 
@@ -54,23 +54,8 @@ def config_error(
     top-level keys). ``fix`` is the template of the fix for a field with a description
     (``{key}``, ``{desc}``); ``docs`` is named in the fix of a field without one.
     """
-    return ConfigError(format_validation_error(
-        exc, what, model, params, style=style, fix=fix, docs=docs))
-
-
-def format_validation_error(
-    exc: ValidationError,
-    what: str = "",
-    model: type[BaseModel] | None = None,
-    params: Mapping[str, Any] | None = None,
-    *,
-    style: Style = "kwargs",
-    fix: str = "set {key} to {desc}",
-    docs: str | None = None,
-) -> str:
-    """The message of :func:`config_error`."""
     parts = [_one(err, model, params or {}, style, fix, docs) for err in exc.errors()]
-    return (f"{what}: " if what else "") + "; ".join(parts)
+    return ConfigError((f"{what}: " if what else "") + "; ".join(parts))
 
 
 def _key(loc: Sequence[Any], style: Style) -> str:
