@@ -11,7 +11,8 @@ from shortlist.data.dataset import Dataset
 from shortlist.errors import ConfigError
 
 __all__ = [
-    "add_data_arguments", "load_dataset_from_args", "parse_params", "print_json", "print_notes",
+    "add_data_arguments", "add_tuning_arguments", "load_dataset_from_args", "parse_params", "pipeline_budget",
+    "print_json", "print_notes", "stderr_line",
 ]
 
 
@@ -62,6 +63,16 @@ def print_notes(dataset: Dataset) -> None:
 def stderr_line(line: str) -> None:
     """Print one progress or decision line on stderr (stdout stays clean for --json)."""
     print(line, file=sys.stderr, flush=True)
+
+
+def add_tuning_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tune`` and ``--budget``: how long a pipeline tunes itself on validation folds."""
+    parser.add_argument("--tune", action="store_true",
+                        help="tune on validation folds of the training part first "
+                             "(the default pipeline always does, within --budget)")
+    parser.add_argument("--budget", metavar="DURATION", default=None,
+                        help="pipeline tuning budget: 90s, 10m, 1h, seconds, 0 (no tuning) or auto "
+                             "(default: the spec's [tuning] budget; auto grows with the data)")
 
 
 def pipeline_budget(args: argparse.Namespace, pipeline: Any) -> float | str | None:

@@ -8,6 +8,7 @@ import time
 
 from shortlist.cli.common import (
     add_data_arguments,
+    add_tuning_arguments,
     load_dataset_from_args,
     parse_params,
     pipeline_budget,
@@ -31,12 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default="random-holdout:0.25", help=f"one of {', '.join(PROTOCOLS)}")
     parser.add_argument("--seed", type=int, default=42, help="seed of the split")
     parser.add_argument("--k", type=int, default=10, help="list length for the metrics")
-    parser.add_argument("--tune", action="store_true",
-                        help="choose hyperparameters on validation folds of the training part first "
-                             "(the default pipeline always does, within --budget)")
-    parser.add_argument("--budget", metavar="DURATION", default=None,
-                        help="pipeline tuning budget: 90s, 10m, 1h, seconds, 0 (no tuning) or auto "
-                             "(default: the spec's [tuning] budget; auto grows with the data)")
+    add_tuning_arguments(parser)  # with --model, --tune searches that model's space (--space, --trials)
     parser.add_argument("--space", action="append", metavar="KEY=V1,V2",
                         help="search space entry for --tune (repeatable; default: the model's own)")
     parser.add_argument("--trials", type=int, default=12, help="random-search trials for --tune")

@@ -6,7 +6,13 @@ import argparse
 import sys
 import time
 
-from shortlist.cli.common import add_data_arguments, load_dataset_from_args, pipeline_budget, stderr_line
+from shortlist.cli.common import (
+    add_data_arguments,
+    add_tuning_arguments,
+    load_dataset_from_args,
+    pipeline_budget,
+    stderr_line,
+)
 
 COMMAND = "train"
 HELP = "Train a pipeline (tuned on validation folds by default) and save it to a folder."
@@ -18,11 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "itself; configs/world.toml for the synthetic world)")
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the trained pipeline to")
-    parser.add_argument("--tune", action="store_true", help="tune the spec on validation folds first "
-                        "(the default spec always does, within --budget)")
-    parser.add_argument("--budget", metavar="DURATION", default=None,
-                        help="tuning budget: 90s, 10m, 1h, seconds, 0 (no tuning) or auto "
-                             "(default: the spec's [tuning] budget; auto grows with the data)")
+    add_tuning_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -112,8 +112,9 @@ class Pipeline:
             numeric_columns=fs.numeric_columns, publish_time_column=fs.publish_time_column,
         ).fit(dataset.interactions)
 
-    def _build(self, dataset: Dataset, models: dict[str, Recommender],
-               store: SourceStore | None = None) -> dict[str, Any]:
+    def build_parts(self, dataset: Dataset, models: dict[str, Recommender],
+                    store: SourceStore | None = None) -> dict[str, Any]:
+        """Sources and feature assembler over fitted ``models`` (``store``: saved neighbour tables)."""
         store = store if store is not None else SourceStore()
         return {
             "dataset": dataset,
@@ -144,7 +145,7 @@ class Pipeline:
             parts = fit_on_label_folds(self, dataset, progress)
         if tr.refit_on_full or not any(s.trainable and not s.pretrained for s in self.stages_):
             models = self.fit_models(dataset, progress)
-            parts = self._build(dataset, models)
+            parts = self.build_parts(dataset, models)
         self._install(parts, dataset)
         return self
 
@@ -188,10 +189,6 @@ class Pipeline:
         cands = merge(self.spec, run_sources(parts["sources"], req, self._exclusions(req, parts)))
         x = parts["assembler"].transform(req, cands) if len(cands) else np.zeros((0, 0), np.float32)
         return cands, x
-
-    def build_parts(self, dataset: Dataset, models: dict[str, Recommender]) -> dict[str, Any]:
-        """Sources and feature assembler over already fitted ``models`` (for the tuner)."""
-        return self._build(dataset, models)
 
     # -- serving -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -395,7 +392,7 @@ class Pipeline:
             st.load(folder, meta["stages"].get(st.name, {}))
         stored = folder / "sources" / "store.json"
         store = SourceStore(folder / "sources") if stored.exists() else None  # older folders: rebuild
-        pipe._install(pipe._build(dataset, models, store), dataset)
+        pipe._install(pipe.build_parts(dataset, models, store), dataset)
         pipe.version_ = folder.name
         return pipe
 

@@ -68,7 +68,7 @@ def _train_stack(rows: ValidationRows, labels: np.ndarray, spec: StageSpec) -> S
         y.append(labels[r, ok].astype(np.float32))
         groups.append(int(ok.sum()))
     stage.fit(np.concatenate(x), {"relevant": np.concatenate(y)}, np.asarray(groups, np.int64),
-              feature_names=rows.names[:-1] + [rows.names[-1]], valid=None)
+              feature_names=rows.names, valid=None)
     stage.pretrained = True
     return stage
 
