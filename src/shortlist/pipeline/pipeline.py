@@ -161,6 +161,14 @@ class Pipeline:
         self.omitted_ = [*self.omitted_by_tuning, *omitted]
         return self.omitted_
 
+    @property
+    def _omitted_lines(self) -> tuple[str, ...]:
+        """The left-out lines every trace carries, formatted once per fit or load, not per request."""
+        key = tuple(self.omitted_)
+        if getattr(self, "_omitted_cache", (None,))[0] != key:
+            self._omitted_cache = (key, tuple(o.line() for o in key))
+        return self._omitted_cache[1]
+
     def _install(self, parts: dict[str, Any], dataset: Dataset) -> None:
         # seen items and ids always come from the full training data, even when the
         # sources were fitted on its base part only (refit_on_full = false)
@@ -267,7 +275,7 @@ class Pipeline:
             request.k = check_k(k)
         if upto not in UPTO:
             raise ConfigError(f"upto={upto!r}; use one of {UPTO}")
-        trace = Trace(omitted=[o.line() for o in self.omitted_])
+        trace = Trace(omitted=self._omitted_lines)
         t0 = time.perf_counter()
         results = run_sources(self.sources_, request, self._exclusions(request))
         cands = merge(self.spec, results)

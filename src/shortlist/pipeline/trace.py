@@ -65,7 +65,7 @@ class Trace:
 
     stages: list[StageTrace] = field(default_factory=list)
     #: one line per component the pipeline left out for lack of data (same for every request)
-    omitted: list[str] = field(default_factory=list)
+    omitted: tuple[str, ...] = ()
 
     def add(self, stage: StageTrace) -> None:
         self.stages.append(stage)
