@@ -1,7 +1,8 @@
 """Online learning: durable event log, shared state, per-event updater and retraining from the log."""
 
 from shortlist.online.event_log import EventLog, LoggedEvent
-from shortlist.online.state import MemoryState, OnlineState, RedisState, make_state
+from shortlist.online.memory_state import MemoryState
+from shortlist.online.state import OnlineState, RedisState, make_state
 from shortlist.online.updater import ModelHolder, ModelVersion, Updater, model_version_id
 
 __all__ = ["EventLog", "LoggedEvent", "MemoryState", "ModelHolder", "ModelVersion", "OnlineState", "RedisState",

@@ -150,6 +150,37 @@ class EventLog:
             yield from chunk
             after = chunk[-1].seq
 
+    def recent_interactions(self, user_id: str, n: int, *, skip_types: tuple[str, ...] | frozenset[str] = (),
+                            before: int | None = None) -> list[tuple[str, float]]:
+        """A user's last ``n`` events with an item and a type not in ``skip_types``, as (item, weight), oldest first.
+
+        The weight is the event's value, 1.0 without one (as the online updater counts it).
+        """
+        skip = sorted(skip_types)
+        sql = (f"SELECT item_id, value FROM events WHERE user_id = ? AND item_id IS NOT NULL AND seq < ? "
+               f"AND type NOT IN ({','.join('?' * len(skip))}) ORDER BY seq DESC LIMIT ?")
+        args = [str(user_id), (1 << 62) if before is None else int(before), *skip, int(n)]
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [(item, 1.0 if value is None else float(value)) for item, value in reversed(rows)]
+
+    def read_seqs(self, seqs: list[int]) -> list[LoggedEvent]:
+        """The events with these ``seq`` values, in log order."""
+        out: list[LoggedEvent] = []
+        seqs = sorted(int(s) for s in seqs)
+        for start in range(0, len(seqs), 500):  # SQLite caps the number of bound parameters
+            part = seqs[start:start + 500]
+            sql = f"SELECT {', '.join(_COLUMNS)} FROM events WHERE seq IN ({','.join('?' * len(part))}) ORDER BY seq"
+            with self._lock:
+                out += [LoggedEvent._from_row(r) for r in self._db.execute(sql, part).fetchall()]
+        return out
+
+    def seqs(self, after: int, upto: int) -> list[int]:
+        """The ``seq`` of every event in ``(after, upto]``."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+                                                   (int(after), int(upto)))]
+
     def count(self) -> int:
         """Number of events stored."""
         with self._lock:

@@ -1,6 +1,6 @@
 """Online state: per-user recent history, folded-in user vectors, trending counters, bandit counts.
 
-:class:`MemoryState` lives in one process (the default). :class:`RedisState` keeps the same
+:class:`MemoryState` (``memory_state.py``) lives in one process (the default). :class:`RedisState` keeps the same
 data in Redis so several replicas share it; it needs the ``redis`` client (``pip install
 shortlist[serve]``) and a reachable server.
 
@@ -11,19 +11,23 @@ decayed counts (the common factor ``2 ** (-(now - t0) / half_life)`` cancels).
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict, deque
 from typing import Any
 
 import numpy as np
 
 from shortlist.errors import ConfigError
 
-__all__ = ["MemoryState", "OnlineState", "RedisState", "make_state"]
+__all__ = ["MAX_EXPONENT", "OnlineState", "RedisState", "decayed_weight", "make_state"]
 
 # scores would overflow float64 after ~1000 half-lives past t0; rebase well before that
-_MAX_EXPONENT = 900.0
+MAX_EXPONENT = 900.0
+
+
+def decayed_weight(timestamp: float, t0: float, half_life_s: float) -> float:
+    """Weight of one event at ``timestamp`` on the scale that starts at ``t0`` (capped against overflow)."""
+    exponent = min((timestamp - t0) / half_life_s, MAX_EXPONENT)
+    return 2.0 ** max(exponent, -MAX_EXPONENT)
 
 
 class OnlineState:
@@ -67,79 +71,13 @@ class OnlineState:
     def close(self) -> None:
         """Release connections."""
 
+    # -- position in the event log (what a restart replays after) ------------------------
+    def applied_seq(self) -> int | None:
+        """The log position this store says it holds every event up to (None: unknown, rebuild)."""
+        return None
 
-class MemoryState(OnlineState):
-    """In-process state; least recently active users are forgotten beyond ``max_users``."""
-
-    def __init__(self, *, history_length: int = 200, max_users: int = 1_000_000,
-                 half_life_s: float = 3600.0, t0: float | None = None) -> None:
-        self.history_length, self.max_users, self.half_life_s = history_length, max_users, half_life_s
-        self._lock = threading.Lock()
-        self._hist: OrderedDict[str, deque] = OrderedDict()
-        self._vectors: dict[str, dict[str, np.ndarray]] = {}
-        self._trend: dict[str, float] = {}
-        self._t0 = time.time() if t0 is None else t0
-        self._bandit: dict[str, list[float]] = {}
-
-    def add_history(self, user_id: str, items: list[tuple[str, float]]) -> None:
-        with self._lock:
-            dq = self._hist.get(user_id)
-            if dq is None:
-                dq = self._hist[user_id] = deque(maxlen=self.history_length)
-                while len(self._hist) > self.max_users:
-                    old, _ = self._hist.popitem(last=False)
-                    for vecs in self._vectors.values():
-                        vecs.pop(old, None)
-            else:
-                self._hist.move_to_end(user_id)
-            dq.extend(items)
-
-    def history(self, user_id: str) -> list[tuple[str, float]]:
-        dq = self._hist.get(user_id)
-        return list(dq) if dq else []
-
-    def set_vector(self, key: str, user_id: str, vector: np.ndarray) -> None:
-        with self._lock:
-            # one model version at a time: vectors of older versions are useless after a swap
-            if key not in self._vectors:
-                version = key.split("/", 1)[0]
-                for other in [k for k in self._vectors if k.split("/", 1)[0] != version]:
-                    del self._vectors[other]
-            self._vectors.setdefault(key, {})[user_id] = np.asarray(vector, np.float32)
-
-    def get_vector(self, key: str, user_id: str) -> np.ndarray | None:
-        return self._vectors.get(key, {}).get(user_id)
-
-    def _weight(self, timestamp: float) -> float:
-        exponent = (timestamp - self._t0) / self.half_life_s
-        if exponent > _MAX_EXPONENT:  # rebase every score to a new t0
-            shift = 2.0 ** (-(exponent - 1.0))
-            self._trend = {k: v * shift for k, v in self._trend.items()}
-            self._t0 = timestamp - self.half_life_s
-            exponent = 1.0
-        return 2.0 ** max(exponent, -_MAX_EXPONENT)
-
-    def bump_trending(self, item_ids: list[str], timestamp: float) -> None:
-        with self._lock:
-            w = self._weight(timestamp)
-            for it in item_ids:
-                self._trend[it] = self._trend.get(it, 0.0) + w
-
-    def trending(self, n: int) -> list[tuple[str, float]]:
-        now_factor = 2.0 ** (-(time.time() - self._t0) / self.half_life_s)
-        with self._lock:
-            items = sorted(self._trend.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-        return [(k, v * now_factor) for k, v in items]
-
-    def bump_bandit(self, item_id: str, *, impressions: float = 0.0, reward: float = 0.0) -> None:
-        with self._lock:
-            c = self._bandit.setdefault(item_id, [0.0, 0.0])
-            c[0] += impressions
-            c[1] += reward
-
-    def bandit(self, item_id: str) -> tuple[float, float]:
-        c = self._bandit.get(item_id, (0.0, 0.0))
-        return float(c[0]), float(c[1])
+    def mark_applied(self, seq: int) -> None:
+        """Record that the events up to ``seq`` are applied (stores that persist on their own)."""
 
 
 class RedisState(OnlineState):
@@ -188,8 +126,7 @@ class RedisState(OnlineState):
         return None if raw is None else np.frombuffer(raw, "<f4").copy()
 
     def bump_trending(self, item_ids: list[str], timestamp: float) -> None:
-        exponent = min((timestamp - self._t0) / self.half_life_s, _MAX_EXPONENT)
-        w = 2.0 ** max(exponent, -_MAX_EXPONENT)
+        w = decayed_weight(timestamp, self._t0, self.half_life_s)
         pipe = self.r.pipeline()
         for it in item_ids:
             pipe.zincrby(f"{self.p}:trend", w, it)
@@ -213,12 +150,37 @@ class RedisState(OnlineState):
     def close(self) -> None:
         self.r.close()
 
+    def applied_seq(self) -> int | None:
+        raw = self.r.get(f"{self.p}:applied_seq")
+        return None if raw is None else int(raw)
+
+    def mark_applied(self, seq: int) -> None:
+        # a high watermark: the largest seq wins even when batches finish out of order
+        self.r.eval("local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
+                    "if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end", 1,
+                    f"{self.p}:applied_seq", int(seq))
+
+    def rebuild_lock(self, timeout_s: float = 600.0) -> Any:
+        """A lock held by the one replica that replays the log into Redis at start-up."""
+        return self.r.lock(f"{self.p}:rebuild_lock", timeout=timeout_s, blocking_timeout=timeout_s)
+
 
 def make_state(settings: Any) -> OnlineState:
     """The state store named by ``settings.state``."""
     if settings.state == "redis":
         return RedisState(settings.redis_url, prefix=settings.redis_prefix, history_length=settings.history_length,
                           half_life_s=settings.trending_half_life_s)
+    from shortlist.online.memory_state import MemoryState
+
     return MemoryState(history_length=settings.history_length, max_users=settings.max_online_users,
+                       memory_bytes=int(settings.online_memory_mb * (1 << 20)),
                        half_life_s=settings.trending_half_life_s)
+
+
+def __getattr__(name: str) -> Any:  # MemoryState lives in memory_state.py, which imports this module
+    if name == "MemoryState":
+        from shortlist.online.memory_state import MemoryState
+
+        return MemoryState
+    raise AttributeError(name)
 

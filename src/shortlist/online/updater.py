@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,35 @@ class Updater:
                  non_interaction_types: tuple[str, ...] | list[str] = ("impression", "reward", "feedback")) -> None:
         self.state, self.holder, self.fold_in = state, holder, fold_in
         self.non_interaction = frozenset(non_interaction_types)
+        # one batch at a time: a checkpoint taken under this lock never holds half a batch
+        self.lock = threading.RLock()
+        #: called with each applied batch, under the lock (the checkpointer counts positions there)
+        self.listeners: list[Callable[[list[LoggedEvent]], None]] = []
 
     # -- events ------------------------------------------------------------------------
-    def apply(self, events: list[LoggedEvent]) -> int:
-        """Update history, counters and vectors for ``events``; returns the number of users refolded."""
+    def apply(self, events: list[LoggedEvent], *, fold: bool = True) -> int:
+        """Update history, counters and vectors for ``events``; returns the number of users refolded.
+
+        ``fold=False`` leaves the vectors alone (a replay folds every touched user once at the end).
+        """
+        with self.lock:
+            by_user = self._apply_counts(events)
+            try:
+                if not (self.fold_in and fold):
+                    return 0
+                mv = self.holder.current
+                return sum(bool(self.refold(mv, user)) for user in by_user)
+            finally:  # the history is in: a replay must not add it twice, even if a fold-in failed
+                for listener in self.listeners:
+                    listener(events)
+
+    def interaction_users(self, events: list[LoggedEvent]) -> set[str]:
+        """Users whose history ``events`` change."""
+        return {ev.user_id for ev in events if ev.item_id is not None and ev.type not in self.non_interaction}
+
+    def _apply_counts(self, events: list[LoggedEvent]) -> dict[str, list[tuple[str, float]]]:
         by_user: dict[str, list[tuple[str, float]]] = {}
+        first_seq: dict[str, int] = {}
         for ev in events:
             if ev.item_id is None:
                 continue
@@ -114,17 +139,15 @@ class Updater:
                 continue
             weight = float(ev.value) if ev.value is not None else 1.0
             by_user.setdefault(ev.user_id, []).append((ev.item_id, weight))
+            first_seq.setdefault(ev.user_id, ev.seq)
         latest = max((ev.timestamp for ev in events), default=time.time())
+        restore = getattr(self.state, "restore_user", None)
         for user, items in by_user.items():
+            if restore is not None:  # an evicted user comes back: their older events first
+                restore(user, first_seq[user] or None)
             self.state.add_history(user, items)
             self.state.bump_trending([i for i, w in items if w > 0], latest)
-        if not self.fold_in:
-            return 0
-        mv = self.holder.current
-        n = 0
-        for user in by_user:
-            n += bool(self.refold(mv, user))
-        return n
+        return by_user
 
     # -- vectors -----------------------------------------------------------------------
     @staticmethod
@@ -168,6 +191,27 @@ class Updater:
             self.state.set_vector(f"{mv.version}/{name}", user_id, vec)
             out[name] = vec
         return out
+
+    def refold_many(self, mv: ModelVersion, user_ids: list[str], chunk: int = 4096) -> int:
+        """:meth:`refold` for many users with one fold-in call per chunk and model (rows are solved alone,
+        so the vectors are the same as one by one); returns the number of known users refolded."""
+        pipeline = mv.pipeline
+        ids = usable_ids(pipeline.users_, list(user_ids))
+        if not ids:
+            return 0
+        idx = pipeline.users_.index(np.asarray(ids), missing="ignore")
+        known = [(u, int(i)) for u, i in zip(ids, idx) if i >= 0]
+        for name, model in self.factor_models(pipeline).items():
+            rows = [(u, i) for u, i in known if i < model.user_factors_.shape[0]]
+            key = f"{mv.version}/{name}"
+            for start in range(0, len(rows), chunk):
+                part = rows[start:start + chunk]
+                mat = sp.vstack([self.user_row(model, i, self.state.history(u)) for u, i in part], format="csr")
+                vecs = np.asarray(model.fold_in_users(mat), np.float32)
+                for (u, i), vec in zip(part, vecs):
+                    model.user_factors_[i] = vec
+                    self.state.set_vector(key, u, vec)
+        return len(known)
 
     def sync_user(self, mv: ModelVersion, user_id: str, user_index: int, has_history: bool) -> None:
         """Before serving a known user: make the served vectors reflect their online events.

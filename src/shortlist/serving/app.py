@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 
 from shortlist.errors import ShortlistError, UnknownIdError
 from shortlist.online.event_log import EventLog
+from shortlist.online.memory_state import MemoryState
+from shortlist.online.recovery import Checkpointer, restore_state
 from shortlist.online.state import make_state
 from shortlist.online.updater import ModelHolder, Updater
 from shortlist.serving.routers import admin, events, health, items, metrics, recommend
@@ -152,6 +154,32 @@ def _limit_threads(threads: int) -> Callable[[], None]:
     return restore
 
 
+def _restore(settings: Settings, state: Any, event_log: EventLog, updater: Updater) -> Checkpointer | None:
+    """Rebuild the online state from checkpoint + log; returns the checkpointer of a memory state (else None)."""
+    is_memory = isinstance(state, MemoryState)
+    path = settings.resolved_checkpoint_path() if is_memory else None
+    if is_memory:
+        history_length, skip = settings.history_length, frozenset(settings.non_interaction_types)
+        # an evicted user who comes back gets their history from the log
+        state.loader = lambda user, before: event_log.recent_interactions(user, history_length, skip_types=skip,
+                                                                          before=before)
+    seq = event_log.last_seq()  # restore_state off: the state starts empty at the end of the log
+    replayed = 0
+    if settings.restore_state:
+        report = restore_state(state, event_log, updater, checkpoint=path)
+        seq, replayed = report.last_seq, report.replayed_events
+        log.info("online state restored from %s in %.2f s: %d events replayed after seq %d, %d users folded in",
+                 report.source, report.seconds, report.replayed_events, report.checkpoint_seq,
+                 report.refolded_users)
+    if not is_memory:
+        updater.listeners.append(lambda events: state.mark_applied(max(ev.seq for ev in events)) if events else None)
+        return None
+    checkpointer = Checkpointer(state, event_log, updater, path, every_events=settings.checkpoint_every_events,
+                                every_s=settings.checkpoint_every_s, seq=seq)
+    checkpointer.since = replayed  # a long replay is worth a checkpoint soon
+    return checkpointer
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app: load the model, open the event log and the state store, mount the routers."""
     from shortlist.core.version import __version__
@@ -160,6 +188,8 @@ def create_app(settings: Settings) -> FastAPI:
     holder = ModelHolder(settings.model_dir)
     event_log = EventLog(settings.resolved_events_db(), durability=settings.durability)
     state = make_state(settings)
+    updater = Updater(state, holder, fold_in=settings.fold_in, non_interaction_types=settings.non_interaction_types)
+    checkpointer = _restore(settings, state, event_log, updater)
     m = metrics.Metrics()
     m.set_version(holder.current.version)
 
@@ -167,12 +197,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_watch(app, settings.watch_interval_s)) if settings.watch_interval_s else None
         restore_threads = _limit_threads(settings.threads)
+        if checkpointer is not None:
+            checkpointer.start()
         try:
             yield
         finally:
             restore_threads()
             if task is not None:
                 task.cancel()
+            if checkpointer is not None:  # graceful stop: the next start replays nothing
+                await asyncio.to_thread(checkpointer.close)
             event_log.close()
             state.close()
 
@@ -182,8 +216,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.holder = holder
     app.state.event_log = event_log
     app.state.state = state
-    app.state.updater = Updater(state, holder, fold_in=settings.fold_in,
-                                non_interaction_types=settings.non_interaction_types)
+    app.state.updater = updater
+    app.state.checkpointer = checkpointer
     app.state.metrics = m
     app.state.started_at = time.time()
     _install_handlers(app)

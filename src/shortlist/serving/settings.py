@@ -58,6 +58,17 @@ class Settings(BaseModel):
     max_history: int = Field(default=500, gt=0)
     history_length: int = Field(default=200, gt=0)
     max_online_users: int = Field(default=1_000_000, gt=0)
+    #: bytes of memory state (histories, vectors, ~160 B per user) beyond which the least recently used users are
+    #: evicted; an evicted user's history is reloaded from the event log when they come back
+    online_memory_mb: float = Field(default=512.0, ge=1.0, description="a number of MiB, at least 1")
+    #: memory state: snapshot the state after this many applied events (0 = only on time and shutdown)
+    checkpoint_every_events: int = Field(default=10_000, ge=0, description="a count of events, 0 to turn off")
+    #: memory state: snapshot the state every N seconds when events arrived (0 = only on count and shutdown)
+    checkpoint_every_s: float = Field(default=300.0, ge=0, description="a number of seconds, 0 to turn off")
+    #: where the memory-state snapshot lives (default: next to the event log, ``events.state.npz``)
+    checkpoint_path: Path | None = None
+    #: rebuild the online state from the checkpoint and the event log on start
+    restore_state: bool = True
     trending_half_life_s: float = Field(default=3600.0, gt=0)
     fold_in: bool = True
     #: event types that are not interactions (never excluded as seen, never folded in)
@@ -79,6 +90,13 @@ class Settings(BaseModel):
             raise ConfigError(f"model_dir={str(self.model_dir)!r} is a symlink; set events_db (--events-db) to a "
                               "path outside the version folders so that the log outlives each version")
         return Path(self.model_dir) / "events.sqlite"
+
+    def resolved_checkpoint_path(self) -> Path:
+        """Path of the memory-state checkpoint (default: ``<events_db stem>.state.npz`` beside the log)."""
+        if self.checkpoint_path is not None:
+            return Path(self.checkpoint_path)
+        db = self.resolved_events_db()
+        return db.with_name(db.stem + ".state.npz")
 
     def check_security(self) -> None:
         """Refuse an empty or well-known API key when the server listens beyond loopback."""
