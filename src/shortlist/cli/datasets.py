@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from shortlist.cli.paths import out_folder
+
 COMMAND = "datasets"
 HELP = "List, download (with sha256 check) and inspect public recommender datasets."
 
@@ -18,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("fetch", help="download, verify and extract a dataset into DIR/NAME")
     p.add_argument("name", metavar="NAME", help="dataset name from 'shortlist datasets list'")
-    p.add_argument("--to", required=True, metavar="DIR", help="folder to put the dataset folder in")
+    p.add_argument("--to", required=True, metavar="DIR", type=out_folder, help="folder to put the dataset folder in")
     p.add_argument("--url", help="download from this URL instead (a mirror, or a dataset not listed)")
     p.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive (default: the known one)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -10,6 +10,8 @@ import argparse
 import time
 from pathlib import Path
 
+from shortlist.cli.paths import existing_file, out_folder
+
 COMMAND = "demo"
 HELP = "Run the main job on the built-in synthetic world: generate, train, evaluate, explain."
 
@@ -19,13 +21,15 @@ BASELINES = ("popularity", "item-knn", "als")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="small", help="world size: tiny | small | medium | large")
     parser.add_argument("--seed", type=int, default=0, help="world seed")
-    parser.add_argument("--config", default=None, metavar="FILE", help="pipeline TOML (default: configs/world.toml, the synthetic world's spec)")
+    parser.add_argument("--config", default=None, metavar="FILE", type=existing_file("a pipeline TOML file"),
+                        help="pipeline TOML (default: configs/world.toml, the synthetic world's spec)")
     parser.add_argument("--eval-users", type=int, default=600, metavar="N",
                         help="evaluate the pipeline on a seeded sample of N test users (speed)")
     parser.add_argument("--serve", action="store_true",
                         help="after training, serve the pipeline over HTTP on 127.0.0.1 (Ctrl-C stops)")
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
-    parser.add_argument("--out", default="runs/demo", metavar="DIR", help="where the trained pipeline and report go")
+    parser.add_argument("--out", default="runs/demo", metavar="DIR", type=out_folder,
+                        help="where the trained pipeline and report go")
 
 
 def _section(title: str) -> None:

@@ -15,6 +15,7 @@ from shortlist.cli.common import (
     print_json,
     stderr_line,
 )
+from shortlist.cli.paths import existing_file
 from shortlist.data.splits import PROTOCOLS
 from shortlist.errors import ConfigError
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--model", default=None,
                         help="evaluate one model (see `shortlist models`) instead of a pipeline")
-    parser.add_argument("--config", metavar="FILE",
+    parser.add_argument("--config", metavar="FILE", type=existing_file("a pipeline TOML file"),
                         help="pipeline TOML spec (default: configs/default.toml, which adapts to the data)")
     parser.add_argument("--param", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
     parser.add_argument("--protocol", default="random-holdout:0.25", help=f"one of {', '.join(PROTOCOLS)}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from shortlist.cli.common import print_json
+from shortlist.cli.paths import model_folder
 
 COMMAND = "recommend"
 HELP = "Recommend items for a user from a trained pipeline folder."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model-dir", required=True, metavar="DIR", help="folder written by `shortlist train`")
+    parser.add_argument("--model-dir", required=True, metavar="DIR", type=model_folder, help="folder written by `shortlist train`")
     parser.add_argument("--user", metavar="ID", help="user id (unknown ids use --history)")
     parser.add_argument("--history", metavar="ID,ID", help="recent item ids for an anonymous/new user")
     parser.add_argument("--k", type=int, default=10, help="number of items")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from shortlist.cli.paths import event_log_file, existing_file, model_folder, out_folder
+
 COMMAND = "retrain"
 HELP = "Retrain a pipeline on its training data plus the logged events and save it as a new version."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", required=True, metavar="DB", help="event log written by `shortlist serve`")
-    parser.add_argument("--model-dir", required=True, metavar="DIR",
+    parser.add_argument("--events", required=True, metavar="DB", type=event_log_file, help="event log written by `shortlist serve`")
+    parser.add_argument("--model-dir", required=True, metavar="DIR", type=model_folder,
                         help="served version whose data/ folder holds the original training data")
-    parser.add_argument("--config", metavar="FILE", help="pipeline TOML (default: the spec of --model-dir)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="new folder for the new version")
+    parser.add_argument("--config", metavar="FILE", type=existing_file("a pipeline TOML file"), help="pipeline TOML (default: the spec of --model-dir)")
+    parser.add_argument("--out", required=True, metavar="DIR", type=out_folder, help="new folder for the new version")
     parser.add_argument("--skip-types", default="impression,reward,feedback", metavar="T,T",
                         help="event types that are not interactions (default: impression,reward,feedback)")
 

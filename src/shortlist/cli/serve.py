@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from shortlist.cli.paths import event_log_path, existing_file, model_folder
+
 COMMAND = "serve"
 HELP = "Serve a trained pipeline over HTTP (POST /recommend, POST /events, GET /metrics; docs at /docs)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model-dir", metavar="DIR", help="folder written by `shortlist train` or `retrain`")
+    parser.add_argument("--model-dir", metavar="DIR", type=model_folder, help="folder written by `shortlist train` or `retrain`")
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1; others need SHORTLIST_API_KEY)")
     parser.add_argument("--port", type=int, help="TCP port (default 8000; 0 picks a free one)")
-    parser.add_argument("--config", metavar="FILE", help="settings TOML (keys as in docs/serving.md)")
+    parser.add_argument("--config", metavar="FILE", type=existing_file("a settings TOML file"),
+                        help="settings TOML (keys as in docs/serving.md)")
     parser.add_argument("--workers", type=int, help="worker processes (more than 1 needs state = 'redis')")
-    parser.add_argument("--events-db", metavar="PATH", help="SQLite event log (default: MODEL_DIR/events.sqlite)")
+    parser.add_argument("--events-db", metavar="PATH", type=event_log_path,
+                        help="SQLite event log (default: MODEL_DIR/events.sqlite)")
     parser.add_argument("--state", choices=["memory", "redis"], help="where online state lives")
     parser.add_argument("--watch", type=float, metavar="SECONDS", dest="watch_interval_s",
                         help="swap automatically when MODEL_DIR changes, checking every SECONDS")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from shortlist.cli.common import parse_params, print_json
+from shortlist.cli.paths import out_folder
 from shortlist.errors import ConfigError
 
 COMMAND = "simulate"
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discover-window", type=int, default=500,
                         help="Y of the discoverable corpus: steps after launch to reach them")
     parser.add_argument("--band", default="std", choices=("std", "ci95"), help="error band of the plot")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for regret.png and results.json")
+    parser.add_argument("--out", required=True, metavar="DIR", type=out_folder, help="folder for regret.png and results.json")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -82,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
     overrides = {}
     for key, val in parse_params(args.world).items():
         default = fields[key].default if key in fields else None
-        overrides[key] = parse_param_value(val, default)
+        try:
+            overrides[key] = parse_param_value(val, default)
+        except ValueError:
+            raise ConfigError(f"--world {key}={val}: {key} takes a value of type {type(default).__name__}, e.g. "
+                              f"--world {key}={default}") from None
     world = generate_world(args.preset, seed=args.world_seed, **overrides)
     factories = {name: (lambda seed, n=name: make_policy(n, seed=seed, **params[n])) for name in names}
     results = simulate_policies(factories, world, steps=args.steps, seeds=args.seeds, slate_size=args.slate_size,

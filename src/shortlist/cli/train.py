@@ -13,28 +13,36 @@ from shortlist.cli.common import (
     pipeline_budget,
     stderr_line,
 )
+from shortlist.cli.paths import existing_file, out_folder, refuse_model_overwrite
 
 COMMAND = "train"
 HELP = "Train a pipeline (tuned on validation folds by default) and save it to a folder."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE",
+    parser.add_argument("--config", metavar="FILE", type=existing_file("a pipeline TOML file"),
                         help="pipeline TOML (default: configs/default.toml, which adapts to the data and tunes "
                              "itself; configs/world.toml for the synthetic world)")
     add_data_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the trained pipeline to")
+    parser.add_argument("--out", required=True, metavar="DIR", type=out_folder,
+                        help="folder to write the trained pipeline to (a new one, or see --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite --out even if it holds a trained pipeline (one a server may be serving)")
     add_tuning_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from shortlist.errors import ConfigError
     from shortlist.pipeline import Pipeline
     from shortlist.pipeline.defaults import default_config_path
     from shortlist.pipeline.resources import peak_memory_bytes
     from shortlist.pipeline.tuning import fit_tuned
 
+    refusal = None if args.force else refuse_model_overwrite(args.out)
+    if refusal:  # before any work: a served folder must not change under the server
+        raise ConfigError(refusal)
     pipeline = Pipeline.from_toml(args.config or default_config_path())  # validate the spec before loading data
     budget = pipeline_budget(args, pipeline)
     dataset = load_dataset_from_args(args)
