@@ -57,8 +57,10 @@ def test_response_is_json_with_the_documented_shape(client, model_dir):
 def test_openapi_documents_the_request_body(client):
     from shortlist.serving.schemas import RecommendIn
 
-    op = client.get("/openapi.json").json()["paths"]["/recommend"]["post"]
-    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    doc = client.get("/openapi.json").json()
+    op = doc["paths"]["/recommend"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RecommendIn"}
+    schema = doc["components"]["schemas"]["RecommendIn"]
     assert op["requestBody"]["required"] is True
     assert set(schema["properties"]) == set(RecommendIn.model_fields) and schema["additionalProperties"] is False
     assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RecommendOut")

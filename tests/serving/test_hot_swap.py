@@ -77,7 +77,7 @@ def test_reload_rejects_bad_folder_and_keeps_serving(tmp_path):
     with TestClient(make_app(v1, tmp_path)) as c:
         before = c.get("/health").json()["model_version"]
         r = c.post("/admin/reload", headers={"X-API-Key": API_KEY}, json={"model_dir": str(tmp_path / "nope")})
-        assert r.status_code == 400 and "pipeline.json" in r.json()["detail"]
+        assert r.status_code == 404 and "pipeline.json" in r.json()["error"]
         assert c.get("/health").json()["model_version"] == before
         r = c.post("/admin/reload", headers={"X-API-Key": API_KEY})
         assert r.status_code == 200 and r.json()["changed"] is False

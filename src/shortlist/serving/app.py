@@ -10,16 +10,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from shortlist.errors import ShortlistError, UnknownIdError
 from shortlist.online.event_log import EventLog
 from shortlist.online.memory_state import MemoryState
 from shortlist.online.recovery import Checkpointer, restore_state
 from shortlist.online.state import make_state
 from shortlist.online.updater import ModelHolder, Updater
+from shortlist.serving.docs import install_docs
+from shortlist.serving.errors import error_body, install_error_handlers
+from shortlist.serving.openapi import install_openapi
 from shortlist.serving.routers import admin, events, health, items, metrics, recommend
 from shortlist.serving.settings import Settings, load_settings
 
@@ -41,7 +41,7 @@ class _Guard:
         self.app, self.max_body, self.metrics = app, max_body, metrics
 
     async def _reject(self, send: Any, status: int, message: str) -> None:
-        body = json.dumps({"detail": message, "error": message}).encode()
+        body = json.dumps(error_body(status, message)).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -63,7 +63,7 @@ class _Guard:
             for name, value in scope.get("headers", ()):
                 if name == b"content-length":
                     length = value
-            if length is not None:
+            if length is not None and scope.get("method") in _BODY_METHODS:
                 if not length.isdigit():
                     await self._reject(send_status, 400, "Content-Length must be a non-negative integer")
                     return
@@ -99,25 +99,6 @@ class _Guard:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(endpoint, scope.get("method", ""), status[0], time.perf_counter() - t0)
-
-
-def _field(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)] or ["body"]
-    return ".".join(parts)
-
-
-def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        summary = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:10])
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors[:50]]
-        return JSONResponse(status_code=422, content={"error": summary, "detail": detail})
-
-    @app.exception_handler(ShortlistError)
-    async def _shortlist_error(request: Request, exc: ShortlistError) -> JSONResponse:
-        status = 404 if isinstance(exc, UnknownIdError) else 400
-        return JSONResponse(status_code=status, content={"error": str(exc), "detail": str(exc)})
 
 
 async def _watch(app: FastAPI, interval: float) -> None:
@@ -210,7 +191,7 @@ def create_app(settings: Settings) -> FastAPI:
             event_log.close()
             state.close()
 
-    app = FastAPI(title="Shortlist", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Shortlist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Multi-stage recommendations, event ingestion and online updates.")
     app.state.settings = settings
     app.state.holder = holder
@@ -220,7 +201,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.checkpointer = checkpointer
     app.state.metrics = m
     app.state.started_at = time.time()
-    _install_handlers(app)
+    install_error_handlers(app)
+    install_openapi(app, settings)
+    install_docs(app)
     for module in (recommend, items, events, health, metrics, admin):
         app.include_router(module.router)
     app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=m)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 __all__ = [
+    "Context",
+    "ErrorOut",
     "EventIn",
     "EventsIn",
     "EventsOut",
+    "FieldError",
     "HealthOut",
     "Id",
     "RecommendIn",
@@ -30,21 +33,44 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Numbers are ``float``/``int`` with ``strict=True``, not unions of StrictInt | StrictFloat: pydantic
+# writes the bounds of a union as non-JSON-Schema keys ("gt"), so the OpenAPI page would not show them.
+def _number(**kw: Any) -> Any:
+    return Field(default=None, strict=True, **kw)
+
+
+class Context(BaseModel):
+    """Request context for rules and time-aware stages; keys other than these are passed on as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    now: float | None = _number(ge=0, le=1e11, description="epoch seconds (default: the wall clock)")
+    lat: float | None = _number(ge=-90, le=90, description="latitude of the user (geo rules)")
+    lon: float | None = _number(ge=-180, le=180, description="longitude of the user (geo rules)")
+    radius_km: float | None = _number(gt=0, le=20_000, description="search radius of geo rules")
+    price_min: float | None = _number(description="lowest price for price rules")
+    price_max: float | None = _number(description="highest price for price rules")
+
+
 class RecommendIn(_In):
-    """A recommendation request: a known user, or an anonymous one described by history/context."""
+    """A recommendation request: a known user, or an anonymous one described by history/context.
+
+    The OpenAPI page shows the served limits: ``k`` up to ``max_k``, ``history`` and
+    ``exclude`` up to ``max_history`` ids (settings; 422 beyond).
+    """
 
     user_id: Id | None = Field(default=None, description="known user id; unknown ids take the cold-start path")
-    k: StrictInt | None = Field(default=None, ge=1, description="number of items (default: the pipeline's k)")
+    k: int | None = Field(default=None, strict=True, ge=1, description="number of items (default: the pipeline's k)")
     history: list[Id] = Field(default_factory=list, description="recent item ids, oldest first")
-    context: dict[str, Any] = Field(default_factory=dict, description="request context for rules (now, device ...)")
+    context: Context = Field(default_factory=Context, description="request context for rules (now, lat, lon ...)")
     exclude: list[Id] = Field(default_factory=list, description="item ids that must not be recommended")
     explain: bool = Field(default=False, description="include the per-stage trace")
 
 
 class ScoredItem(BaseModel):
-    """One recommended item."""
+    """One recommended item (ids have the catalog's type: all integers or all strings)."""
 
-    item_id: Any
+    item_id: Id
     score: float
     propensity: float | None = Field(default=None, description="probability of this slot under an exploring policy")
 
@@ -67,19 +93,16 @@ class EventIn(_In):
     user_id: Id
     item_id: Id | None = None
     type: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
-    timestamp: StrictInt | StrictFloat | None = Field(default=None, ge=0, le=1e11,
-                                                      description="epoch seconds (default: arrival time)")
-    value: StrictInt | StrictFloat | None = Field(default=None, ge=-1e9, le=1e9,
-                                                  description="weight, rating or reward")
-    propensity: StrictInt | StrictFloat | None = Field(default=None, gt=0, le=1,
-                                                       description="probability the logging policy showed the item")
-    position: StrictInt | None = Field(default=None, ge=0, le=100_000)
+    timestamp: float | None = _number(ge=0, le=1e11, description="epoch seconds (default: arrival time)")
+    value: float | None = _number(ge=-1e9, le=1e9, description="weight, rating or reward")
+    propensity: float | None = _number(gt=0, le=1, description="probability the logging policy showed the item")
+    position: int | None = _number(ge=0, le=100_000, description="slot of the item in the list shown")
     request_id: StrictStr | None = Field(default=None, max_length=_ID_LEN)
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class EventsIn(_In):
-    """A batch of events (at most ``max_batch``)."""
+    """A batch of events (at most ``max_batch``, a setting shown on the OpenAPI page; 422 beyond)."""
 
     events: list[EventIn] = Field(min_length=1)
 
@@ -96,7 +119,7 @@ class EventsOut(BaseModel):
 class SimilarOut(BaseModel):
     """Items most similar to ``item_id`` according to ``model``."""
 
-    item_id: Any
+    item_id: Id
     model: str
     items: list[ScoredItem]
     model_version: str
@@ -125,7 +148,8 @@ class HealthOut(BaseModel):
 class ReloadIn(_In):
     """Swap to the model in ``model_dir`` (default: reload the served folder)."""
 
-    model_dir: StrictStr | None = Field(default=None, max_length=4096)
+    model_dir: StrictStr | None = Field(default=None, min_length=1, max_length=4096,
+                                       description="folder written by `shortlist train`/`retrain` (404 if none)")
 
 
 class ReloadOut(BaseModel):
@@ -135,3 +159,20 @@ class ReloadOut(BaseModel):
     previous_version: str
     changed: bool
     seconds: float
+
+
+class FieldError(BaseModel):
+    """One problem with one field of the request (validation errors)."""
+
+    loc: list[str | int] = Field(description='where: ["body", "k"], ["query", "k"], ["path", "item_id"] ...')
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. int_type, less_than_equal")
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx answer: one line for people, the status, and per-field problems for programs."""
+
+    error: str = Field(description="what is wrong, the value received and the fix, in one line")
+    status: int = Field(description="the HTTP status code, repeated for logs that keep only bodies")
+    detail: list[FieldError] = Field(default_factory=list, description="one entry per invalid field (422); "
+                                                                          "empty for other errors")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -9,12 +10,15 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from shortlist.errors import ShortlistError
+from shortlist.serving.errors import error_responses
+from shortlist.serving.fast import body_schema, parse_body
 from shortlist.serving.schemas import ReloadIn, ReloadOut
 from shortlist.serving.security import require_api_key
 
 __all__ = ["reload_model", "router"]
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)],
+                   responses=error_responses(401))
 log = logging.getLogger("shortlist.serving")
 
 
@@ -36,14 +40,25 @@ def reload_model(app: object, folder: str | None = None) -> ReloadOut:
                      seconds=time.perf_counter() - t0)
 
 
-@router.post("/reload", response_model=ReloadOut, summary="Swap to a new model version atomically")
-def reload(request: Request, body: ReloadIn | None = None) -> ReloadOut:
-    """Load the pipeline in ``model_dir`` (default: the served folder again) and swap to it."""
+_RELOAD_BODY = body_schema(ReloadIn)
+_RELOAD_BODY["requestBody"]["required"] = False
+
+
+@router.post("/reload", response_model=ReloadOut, openapi_extra=_RELOAD_BODY,
+             responses=error_responses(400, 404, 413, 422), summary="Swap to a new model version atomically")
+async def reload(request: Request) -> ReloadOut:
+    """Load the pipeline in ``model_dir`` (default: the served folder again) and swap to it.
+
+    404 when ``model_dir`` holds no ``pipeline.json``; 400 when it does but cannot be loaded
+    (the old version keeps serving).
+    """
+    raw = await request.body()
+    body = await parse_body(request, ReloadIn) if raw.strip() else None  # no body: reload the served folder
     folder = body.model_dir if body is not None else None
     if folder is not None and not (Path(folder) / "pipeline.json").is_file():
-        raise HTTPException(status_code=400, detail=f"model_dir={folder!r} holds no pipeline.json; "
+        raise HTTPException(status_code=404, detail=f"model_dir={folder!r} holds no pipeline.json; "
                                                     "give a folder written by `shortlist train`/`retrain`")
-    return reload_model(request.app, folder)
+    return await asyncio.to_thread(reload_model, request.app, folder)
 
 
 @router.get("/users/{user_id}", summary="A user's online state")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 
 from shortlist.online.event_log import LoggedEvent
+from shortlist.serving.errors import error_responses, invalid
+from shortlist.serving.fast import body_schema, parse_body
 from shortlist.serving.schemas import EventIn, EventsIn, EventsOut
 from shortlist.serving.security import require_api_key
 
@@ -26,19 +30,29 @@ def _logged(ev: EventIn, now: float) -> LoggedEvent:
         position=ev.position, request_id=ev.request_id, extra=ev.extra)
 
 
+# The body is parsed in the handler, after the key check (a dependency): a wrong key is a 401
+# whatever the body holds.
 @router.post("/events", response_model=EventsOut, dependencies=[Depends(require_api_key)],
+             openapi_extra=body_schema(EventsIn), responses=error_responses(400, 401, 413, 422),
              summary="Log interactions, impressions (with propensities) and rewards")
-def post_events(body: EventsIn, request: Request) -> EventsOut:
+async def post_events(request: Request) -> EventsOut:
     """Commit the batch to the event log before answering; resent event ids count as duplicates.
 
     Interactions update the user's recent history (seen items are excluded from then on)
     and re-solve their vector in factor models; impressions and rewards feed bandit counters.
+    Events on items the served catalog does not hold are logged and counted (they may be new
+    items on the way) but stay out of every answer until a model version holds them.
     """
-    st = request.app.state
-    limit = st.settings.max_batch
+    body = await parse_body(request, EventsIn)
+    limit = request.app.state.settings.max_batch
     if len(body.events) > limit:
-        raise HTTPException(status_code=413, detail=f"events: {len(body.events)} events in one batch; "
-                                                    f"send at most max_batch={limit} per request")
+        raise invalid(("body", "events"), f"{len(body.events)} events in one batch; send at most "
+                                          f"max_batch={limit} per request", "too_long")
+    return await asyncio.to_thread(_store, request.app.state, body)
+
+
+def _store(st: Any, body: EventsIn) -> EventsOut:
+    """Append to the log (a blocking SQLite commit: off the event loop) and update the online state."""
     now = time.time()
     stored, duplicates = st.event_log.append([_logged(ev, now) for ev in body.events])
     metrics = st.metrics

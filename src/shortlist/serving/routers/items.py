@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from shortlist.online.updater import usable_ids
+from shortlist.serving.catalog import catalog_ids
+from shortlist.serving.errors import error_responses
 from shortlist.serving.schemas import ScoredItem, SimilarOut, TrendingOut
 
 __all__ = ["router"]
@@ -13,52 +14,55 @@ __all__ = ["router"]
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-def _native(item_id: str, as_int: bool) -> object:
-    """Stored id strings back to integers for an integer item vocabulary."""
-    return int(item_id) if as_int and usable_ids(_Int, [item_id]) else item_id
-
-
-class _Int:  # stands for "an integer vocabulary" in usable_ids
-    kind = "int"
-
-
 def _py(x: object) -> object:
     return x.item() if isinstance(x, np.generic) else x
 
 
-@router.get("/trending", response_model=TrendingOut, summary="Most active items lately")
+@router.get("/trending", response_model=TrendingOut, responses=error_responses(422),
+            summary="Most active items lately")
 async def trending(request: Request, k: int = Query(10, ge=1, le=1000)) -> TrendingOut:
-    """Items with the highest exponentially decayed event counts (online state)."""
+    """Items with the highest exponentially decayed event counts (online state), among the served catalog.
+
+    Items that only events know (not yet in the served model version) are counted but not shown.
+    """
     st = request.app.state
-    as_int = st.holder.current.pipeline.items_.kind == "int"
-    rows = st.state.trending(k)
-    return TrendingOut(items=[ScoredItem(item_id=_native(i, as_int), score=s)
-                              for i, s in rows],
-                       half_life_s=st.settings.trending_half_life_s)
+    vocab = st.holder.current.pipeline.items_
+    items: list[ScoredItem] = []
+    n = k
+    while True:  # items outside the catalog take places in the state's top n: ask for more until k are found
+        rows = st.state.trending(n)
+        ids = catalog_ids(vocab, [i for i, _ in rows])
+        items = [ScoredItem(item_id=i, score=s) for i, (_, s) in zip(ids, rows) if i is not None][:k]
+        if len(items) >= k or len(rows) < n:
+            break
+        n *= 4
+    return TrendingOut(items=items, half_life_s=st.settings.trending_half_life_s)
 
 
-@router.get("/{item_id}/similar", response_model=SimilarOut, summary="Items similar to an item")
+@router.get("/{item_id}/similar", response_model=SimilarOut, responses=error_responses(404, 409, 422),
+            summary="Items similar to an item")
 async def similar(item_id: str, request: Request, k: int = Query(10, ge=1, le=1000),
                   model: str | None = Query(None, max_length=128)) -> SimilarOut:
     """The ``k`` most similar items by the named model (default: the first model that defines similarity)."""
     mv = request.app.state.holder.current
     models = mv.pipeline.models_
     if model is not None and model not in models:
-        raise HTTPException(status_code=422, detail=f"model={model!r} is not in the pipeline; "
+        raise HTTPException(status_code=404, detail=f"model={model!r} is not in the pipeline; "
                                                     f"choose one of {sorted(models)}")
-    if int(mv.pipeline.items_.index([item_id], missing="ignore")[0]) < 0:
+    native = catalog_ids(mv.pipeline.items_, [item_id])[0]
+    if native is None:
         raise HTTPException(status_code=404, detail=f"item_id={item_id!r} is unknown to model version "
                                                     f"{mv.version}")
     # factor models first: their cosine similarity is cheap and defined for every item
     names = [model] if model else sorted(models, key=lambda n: not hasattr(models[n], "item_factors_"))
     for name in names:
         try:
-            rec = models[name].similar_items([item_id], k)
+            rec = models[name].similar_items([native], k)
         except NotImplementedError:
             continue
         ok = rec.item_indices[0] >= 0
         ids, scores = rec.item_ids[0][ok], rec.scores[0][ok]
         items = [ScoredItem(item_id=_py(i), score=float(s)) for i, s in zip(ids, scores)]
-        return SimilarOut(item_id=item_id, model=name, items=items, model_version=mv.version)
-    raise HTTPException(status_code=422, detail=f"no model of this pipeline defines item similarity "
+        return SimilarOut(item_id=native, model=name, items=items, model_version=mv.version)
+    raise HTTPException(status_code=409, detail=f"no model of this pipeline defines item similarity "
                                                 f"(models: {sorted(models)}); add a factor or item-knn model")

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from shortlist.errors import ShortlistError
 from shortlist.online.event_log import LoggedEvent
 from shortlist.online.updater import ModelVersion, usable_ids
+from shortlist.serving.errors import error_responses, invalid
 from shortlist.serving.fast import body_schema, json_response, parse_body
 from shortlist.serving.schemas import RecommendIn, RecommendOut
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["recommend"])
+log = logging.getLogger("shortlist.serving")
 
 
 def _log_impressions(app_state: Any, user_id: str, request_id: str, items: list[dict]) -> None:
@@ -38,7 +41,8 @@ def _log_impressions(app_state: Any, user_id: str, request_id: str, items: list[
 # hot path skips FastAPI's body dependency and response-model re-validation; the OpenAPI page
 # still documents both models.
 @router.post("/recommend", response_model=RecommendOut, response_model_exclude_none=True,
-             openapi_extra=body_schema(RecommendIn), summary="Top-k items for a user or an anonymous context")
+             openapi_extra=body_schema(RecommendIn), responses=error_responses(400, 404, 413, 422),
+             summary="Top-k items for a user or an anonymous context")
 async def recommend(request: Request) -> Response:
     """Run the served pipeline; recent events of the user (``POST /events``) are taken into account.
 
@@ -53,16 +57,18 @@ async def recommend(request: Request) -> Response:
     p = mv.pipeline
     k = body.k if body.k is not None else p.spec.k
     if k > s.max_k:
-        raise HTTPException(status_code=422, detail=f"k={k} is larger than max_k={s.max_k}; ask for fewer items")
-    if len(body.history) > s.max_history or len(body.exclude) > s.max_history:
-        raise HTTPException(status_code=413, detail=f"history/exclude: at most max_history={s.max_history} "
-                                                    "item ids per request")
+        raise invalid(("body", "k"), f"k={k} is larger than max_k={s.max_k}; ask for fewer items", "less_than_equal")
+    for name, ids in (("history", body.history), ("exclude", body.exclude)):
+        if len(ids) > s.max_history:
+            raise invalid(("body", name), f"{len(ids)} item ids; send at most max_history={s.max_history}",
+                          "too_long")
+    context = body.context.model_dump(exclude_none=True)
     online = st.state.history(str(body.user_id)) if body.user_id is not None else []
     history = usable_ids(p.items_, [str(i) for i, _ in online] + [str(i) for i in body.history])
     user = None if body.user_id is None else (usable_ids(p.users_, [str(body.user_id)]) or [None])[0]
     exclude = usable_ids(p.items_, [str(i) for i in body.exclude])
     try:
-        req = p.make_request(user, k=k, history=history, context=body.context)
+        req = p.make_request(user, k=k, history=history, context=context)
         if exclude:
             ex = p.items_.index(np.asarray(exclude), missing="ignore")
             req.exclude = ex[ex >= 0].astype(np.int64)
@@ -72,10 +78,14 @@ async def recommend(request: Request) -> Response:
     except ShortlistError:
         raise
     except (TypeError, ValueError, KeyError) as exc:
-        if not body.context:
+        if not context:
             raise
-        # context values go straight to rules; a wrong type there is the caller's error
-        raise HTTPException(status_code=422, detail=f"context: {type(exc).__name__}: {exc}") from None
+        # keys beyond the typed ones go to the pipeline's own rules as given: a wrong type there is
+        # the caller's error; numpy's message would only confuse, so name the keys instead
+        log.debug("context %r rejected: %r", context, exc)
+        raise invalid(("body", "context"), f"a value under {sorted(context)} has a type the served pipeline's "
+                                           "rules cannot use; send numbers for now/lat/lon/radius_km/price_min/"
+                                           "price_max and lists of item ids for item keys") from None
     out = resp.to_dict(p, explain=body.explain)
     items = out["items"]
     fallback = resp.fallback  # the pipeline pads a user with no signal, as for the CLI
