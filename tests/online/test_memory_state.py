@@ -30,8 +30,8 @@ def test_histories_match_a_deque_per_user():
     assert s.history("nobody") == []
 
 
-def test_size_classes_grow_by_half_and_end_at_the_history_length():
-    assert size_classes(200) == [4, 6, 9, 13, 19, 28, 42, 63, 94, 141, 200]
+def test_size_classes_grow_by_a_quarter_and_end_at_the_history_length():
+    assert size_classes(200) == [4, 5, 6, 7, 8, 10, 12, 15, 18, 22, 27, 33, 41, 51, 63, 78, 97, 121, 151, 188, 200]
     assert size_classes(3) == [3]
 
 

@@ -146,3 +146,24 @@ def test_restart_reloads_vectors_into_the_served_model(model_dir, tmp_path):
 def _post_client(client, batches) -> None:
     for batch in batches:
         assert client.post("/events", headers=AUTH, json={"events": batch}).status_code == 200
+
+
+def test_rows_for_many_users_equal_row_by_row(model_dir):
+    """The batched rows of a restart's fold-in equal the live one-user rows, bit for bit (so do the vectors)."""
+    import random
+
+    import scipy.sparse as sp
+
+    from tests.serving.helpers import make_app
+
+    app = make_app(model_dir, model_dir.parent / "rows")
+    up, mf = app.state.updater, app.state.holder.current.pipeline.models_["mf"]
+    rng = random.Random(0)
+    histories = [[(str(rng.randrange(35)), rng.choice([1.0, 0.5, 0.0, -1.0, 3.0])) for _ in range(rng.randrange(6))]
+                 + [("abc", 1.0)] for _ in range(50)]
+    users = [rng.randrange(-1, 45) for _ in range(50)]  # unknown (-1, >= 40) and known users
+    many = up.user_rows(mf, users, histories)
+    one_by_one = sp.vstack([up.user_row(mf, u, h) for u, h in zip(users, histories)], format="csr")
+    assert (many != one_by_one).nnz == 0 and np.array_equal(many.indices, one_by_one.indices)
+    assert np.array_equal(mf.fold_in_users(many), np.vstack([mf.fold_in_users(up.user_row(mf, u, h))
+                                                            for u, h in zip(users, histories)]))

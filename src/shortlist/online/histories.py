@@ -12,14 +12,17 @@ import numpy as np
 __all__ = ["HistoryStore", "size_classes"]
 
 EVENT_BYTES = 8  # int32 item code + float32 weight
+#: arrays grow by 1/8: an eighth of reserve at most (doubling would leave half of them unused), and the
+#: copies still add up to a constant per element
+GROWTH_SHIFT = 3
 
 
 def size_classes(history_length: int) -> list[int]:
-    """Row capacities 4, 6, 9, 13, 19, 28, ... (1.5x apart: at most a third of a row unused), then ``history_length``."""
+    """Row capacities 4, 5, 6, 7, 8, 10, 12, 15, ... (1.25x apart: at most a fifth of a row unused), then ``history_length``."""
     caps, c = [], 4
     while c < history_length:
         caps.append(c)
-        c = c * 3 // 2
+        c = max(c + 1, c * 5 // 4)
     caps.append(history_length)
     return caps
 
@@ -40,7 +43,7 @@ class _Slab:
             self.n_free -= 1
             return int(self.free[self.n_free])
         if self.n_rows == self.items.shape[0]:
-            rows = max(16, self.n_rows + self.n_rows // 2)
+            rows = max(16, self.n_rows + (self.n_rows >> GROWTH_SHIFT))
             self.items = _resize(self.items, rows)
             self.weights = _resize(self.weights, rows)
         self.n_rows += 1
@@ -51,7 +54,7 @@ class _Slab:
         self.n_free -= len(reused)
         new = k - len(reused)
         if self.n_rows + new > self.items.shape[0]:
-            rows = max(16, self.n_rows + new, self.n_rows + self.n_rows // 2)
+            rows = max(16, self.n_rows + new, self.n_rows + (self.n_rows >> GROWTH_SHIFT))
             self.items = _resize(self.items, rows)
             self.weights = _resize(self.weights, rows)
         fresh = np.arange(self.n_rows, self.n_rows + new, dtype=np.int32)
@@ -85,13 +88,13 @@ class HistoryStore:
         self.slabs = [_Slab(c) for c in self.caps]
         self.cls = np.empty(0, np.int8)  # size class of each user slot, -1: no history
         self.row = np.empty(0, np.int32)
-        self.length = np.empty(0, np.int32)
+        self.length = np.empty(0, np.int16 if history_length < 1 << 15 else np.int32)
         self.used_bytes = 0  # bytes of the rows handed out (what the memory budget counts)
 
     def ensure_slots(self, n: int) -> None:
         """Room for user slots ``0 .. n-1``."""
         if n > self.cls.shape[0]:
-            size = max(n, 1024, self.cls.shape[0] + self.cls.shape[0] // 2)
+            size = max(n, 1024, self.cls.shape[0] + (self.cls.shape[0] >> GROWTH_SHIFT))
             self.cls = _resize(self.cls, size, -1)
             self.row = _resize(self.row, size, 0)
             self.length = _resize(self.length, size, 0)

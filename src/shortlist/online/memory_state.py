@@ -2,8 +2,8 @@
 
 Each user owns a slot: its history sits in :class:`HistoryStore` slabs, its folded-in vectors
 in one float32 matrix per model, its last use in an int64 clock array. The only Python
-objects per user are its id string and its entry in the id -> slot dict (about 150 bytes
-together; ``benchmarks/online_memory.py`` measures it). When the bytes in use pass the
+objects per user are its id string, its slot number and its dict entry (about 140 bytes
+together, 176 with the arrays' per-user entries; ``benchmarks/online_memory.py`` measures it). When the bytes in use pass the
 budget, the least recently used 1/64 of the users are evicted at once (one O(n) partition
 per batch instead of an ordered dict). An evicted user is remembered in a 2 MiB bit filter:
 if they come back, their history is reloaded from the event log by the ``loader`` the
@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from shortlist.errors import ConfigError
-from shortlist.online.histories import HistoryStore
+from shortlist.online.histories import GROWTH_SHIFT, HistoryStore
 from shortlist.online.state import MAX_EXPONENT, OnlineState, decayed_weight
 
 __all__ = ["USER_OVERHEAD_BYTES", "MemoryState"]
 
 #: fixed bytes one user costs besides history rows and vectors (id string, dict entry, slot arrays)
-USER_OVERHEAD_BYTES = 160
+USER_OVERHEAD_BYTES = 176
 FILTER_BITS = 1 << 24
 MIN_BUDGET = 1 << 20
 
@@ -38,7 +38,7 @@ Loader = Callable[[str, int | None], list[tuple[str, float]]]
 def _grow(a: np.ndarray, n: int, fill: Any) -> np.ndarray:
     if n <= a.shape[0]:
         return a
-    size = max(n, 1024, a.shape[0] + a.shape[0] // 2)
+    size = max(n, 1024, a.shape[0] + (a.shape[0] >> GROWTH_SHIFT))
     out = np.full((size, *a.shape[1:]), fill, a.dtype)
     out[: a.shape[0]] = a
     return out
@@ -93,8 +93,8 @@ class MemoryState(OnlineState):
         self.history_length, self.max_users, self.half_life_s = history_length, max_users, half_life_s
         self.memory_bytes = int(memory_bytes)
         self._lock = threading.RLock()
-        self._slot: dict[str, int] = {}
-        self._ids: list[str | None] = []
+        self._slot: dict[str, int] = {}  # the only per-user Python objects (no slot -> id list: eviction
+        self._n_slots = 0                # and snapshots walk this dict, which they do in O(n) anyway)
         self._free_slots: list[int] = []
         self._last = np.empty(0, np.int64)
         self._clock = 0
@@ -134,10 +134,8 @@ class MemoryState(OnlineState):
     def _new_slot(self, user_id: str) -> int:
         if self._free_slots:
             slot = self._free_slots.pop()
-            self._ids[slot] = user_id
         else:
-            slot = len(self._ids)
-            self._ids.append(user_id)
+            slot, self._n_slots = self._n_slots, self._n_slots + 1
             self._last = _grow(self._last, slot + 1, 0)
             self._hist.ensure_slots(slot + 1)
         self._slot[user_id] = slot
@@ -145,16 +143,15 @@ class MemoryState(OnlineState):
 
     def _evict_if_needed(self, protect: int) -> None:
         while len(self._slot) > 1 and (len(self._slot) > self.max_users or self.used_bytes() > self.memory_bytes):
+            users = list(self._slot)
             live = np.fromiter(self._slot.values(), np.int64, len(self._slot))
-            live = live[live != protect]
-            n = min(len(live), max(1, len(self._slot) // 64))
-            for slot in live[np.argpartition(self._last[live], n - 1)[:n]]:
-                self._drop(int(slot))
+            last = np.where(live == protect, np.iinfo(np.int64).max, self._last[live])
+            n = min(len(live) - 1, max(1, len(self._slot) // 64))
+            for j in np.argpartition(last, n - 1)[:n].tolist():
+                self._drop(users[j], int(live[j]))
 
-    def _drop(self, slot: int) -> None:
-        user_id = self._ids[slot]
+    def _drop(self, user_id: str, slot: int) -> None:
         del self._slot[user_id]
-        self._ids[slot] = None
         self._hist.free(slot)
         for v in self._vectors.values():
             v.drop(slot)
@@ -264,11 +261,13 @@ class MemoryState(OnlineState):
     def snapshot(self) -> dict[str, np.ndarray]:
         """Copies of everything as plain arrays (users least recently used first)."""
         with self._lock:
+            ids = list(self._slot)
             slots = np.fromiter(self._slot.values(), np.int64, len(self._slot))
-            slots = slots[np.argsort(self._last[slots], kind="stable")]
+            order = np.argsort(self._last[slots], kind="stable")
+            slots = slots[order]
             lengths, items, weights = self._hist.dump(slots)
             out: dict[str, np.ndarray] = {
-                "user_ids": _strings(self._ids[s] for s in slots.tolist()),
+                "user_ids": _strings(ids[j] for j in order.tolist()),
                 "hist_lengths": lengths, "hist_items": items, "hist_weights": weights,
                 "item_ids": _strings(self._item_ids),
                 "trend_items": _strings(self._trend),
@@ -297,8 +296,8 @@ class MemoryState(OnlineState):
             self._codes(_unstrings(snap["item_ids"]))
             users = _unstrings(snap["user_ids"])
             n = len(users)
-            self._ids = list(users)
             self._slot = dict(zip(users, range(n)))
+            self._n_slots = n
             self._last = np.arange(1, max(n, 1) + 1, dtype=np.int64)
             self._clock = n
             self._hist.ensure_slots(n)
@@ -322,8 +321,9 @@ class MemoryState(OnlineState):
             table = self._vectors.get(key)
             if table is None:
                 return [], np.empty((0, 0), np.float32)
-            slots = np.flatnonzero(table.row_of >= 0)
-            return [self._ids[s] for s in slots], table.data[table.row_of[slots]].copy()
+            users = [(u, s) for u, s in self._slot.items() if s < table.row_of.shape[0] and table.row_of[s] >= 0]
+            rows = np.asarray([table.row_of[s] for _, s in users], np.int64)
+            return [u for u, _ in users], table.data[rows] if len(rows) else np.empty((0, table.dim), np.float32)
 
 
 def _strings(values: Any) -> np.ndarray:

@@ -173,6 +173,44 @@ class Updater:
             np.maximum.at(row, idx[ok], w[ok])
         return sp.csr_matrix(row[None, :])
 
+    def user_rows(self, model: Any, user_indices: list[int], histories: list[list[tuple[str, float]]]
+                  ) -> sp.csr_matrix:
+        """:meth:`user_row` for many users at once (the same values, columns sorted the same way)."""
+        t, n_items = model.train_, len(model.items_)
+        rows, cols, vals = [], [], []
+        for r, (u, history) in enumerate(zip(user_indices, histories)):
+            if 0 <= u < t.shape[0]:
+                s, e = t.indptr[u], t.indptr[u + 1]
+                rows.append(np.full(e - s, r, np.int64))
+                cols.append(t.indices[s:e].astype(np.int64))
+                vals.append(t.data[s:e].astype(np.float32))
+            ids = usable_ids(model.items_, [i for i, _ in history])
+            if ids:
+                ok_ids = set(ids)
+                history = [(i, w) for i, w in history if i in ok_ids]
+                idx = model.items_.index(np.asarray([i for i, _ in history]), missing="ignore")
+                w = np.asarray([w for _, w in history], np.float32)
+                ok = (idx >= 0) & (w > 0)
+                rows.append(np.full(int(ok.sum()), r, np.int64))
+                cols.append(idx[ok].astype(np.int64))
+                vals.append(w[ok])
+        n = len(user_indices)
+        if not rows:
+            return sp.csr_matrix((n, n_items), dtype=np.float32)
+        row, col, val = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        order = np.lexsort((col, row))
+        row, col, val = row[order], col[order], val[order]
+        first = np.ones(len(row), bool)
+        first[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
+        starts = np.flatnonzero(first)
+        val = np.maximum.reduceat(val, starts) if len(starts) else val  # max weight per item, as user_row
+        row, col = row[starts], col[starts]
+        keep = val != 0  # a dense row turned sparse drops zeros
+        row, col, val = row[keep], col[keep], val[keep]
+        indptr = np.zeros(n + 1, np.int64)
+        np.add.at(indptr, row + 1, 1)
+        return sp.csr_matrix((val, col.astype(np.int32), np.cumsum(indptr)), shape=(n, n_items))
+
     def refold(self, mv: ModelVersion, user_id: str) -> dict[str, np.ndarray]:
         """Re-solve a known user's vector in every factor model; store and serve it."""
         pipeline = mv.pipeline
@@ -206,7 +244,7 @@ class Updater:
             key = f"{mv.version}/{name}"
             for start in range(0, len(rows), chunk):
                 part = rows[start:start + chunk]
-                mat = sp.vstack([self.user_row(model, i, self.state.history(u)) for u, i in part], format="csr")
+                mat = self.user_rows(model, [i for _, i in part], [self.state.history(u) for u, _ in part])
                 vecs = np.asarray(model.fold_in_users(mat), np.float32)
                 for (u, i), vec in zip(part, vecs):
                     model.user_factors_[i] = vec
