@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 __all__ = [
     "Context",
@@ -24,8 +24,6 @@ __all__ = [
     "TrendingOut",
 ]
 
-#: user and item ids: strings or integers ("42" and 42 name the same id in an integer vocabulary)
-Id = StrictStr | StrictInt
 _ID_LEN = 256
 
 
@@ -37,6 +35,24 @@ class _In(BaseModel):
 # writes the bounds of a union as non-JSON-Schema keys ("gt"), so the OpenAPI page would not show them.
 def _number(**kw: Any) -> Any:
     return Field(default=None, strict=True, **kw)
+
+
+def _whole(value: Any) -> Any:
+    """31.0 is the integer 31 in JSON Schema (and to a JavaScript client); 31.5 stays a float and is refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 else value
+
+
+def _whole_int(**bounds: Any) -> Any:
+    """An integer type that also accepts 31.0 (not "31" nor true: strict otherwise), within ``bounds``.
+
+    The bounds sit inside the type and before the validator: on the optional field, or after
+    the validator, pydantic would write them as non-JSON-Schema keys ("ge"), as for unions.
+    """
+    return Annotated[int, Field(strict=True, **bounds), BeforeValidator(_whole)]
+
+
+#: user and item ids: strings or integers ("42" and 42 name the same id in an integer vocabulary; 42.0 is 42)
+Id = StrictStr | _whole_int()
 
 
 class Context(BaseModel):
@@ -60,7 +76,7 @@ class RecommendIn(_In):
     """
 
     user_id: Id | None = Field(default=None, description="known user id; unknown ids take the cold-start path")
-    k: int | None = Field(default=None, strict=True, ge=1, description="number of items (default: the pipeline's k)")
+    k: _whole_int(ge=1) | None = Field(default=None, description="number of items (default: the pipeline's k)")
     history: list[Id] = Field(default_factory=list, description="recent item ids, oldest first")
     context: Context = Field(default_factory=Context, description="request context for rules (now, lat, lon ...)")
     exclude: list[Id] = Field(default_factory=list, description="item ids that must not be recommended")
@@ -93,10 +109,11 @@ class EventIn(_In):
     user_id: Id
     item_id: Id | None = None
     type: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
-    timestamp: float | None = _number(ge=0, le=1e11, description="epoch seconds (default: arrival time)")
+    timestamp: float | None = _number(ge=0, le=1e11, description="epoch seconds (default: arrival time; a time "
+                                                                 "after the arrival is stored as the arrival time)")
     value: float | None = _number(ge=-1e9, le=1e9, description="weight, rating or reward")
     propensity: float | None = _number(gt=0, le=1, description="probability the logging policy showed the item")
-    position: int | None = _number(ge=0, le=100_000, description="slot of the item in the list shown")
+    position: _whole_int(ge=0, le=100_000) | None = Field(default=None, description="slot of the item in the list shown")
     request_id: StrictStr | None = Field(default=None, max_length=_ID_LEN)
     extra: dict[str, Any] = Field(default_factory=dict)
 

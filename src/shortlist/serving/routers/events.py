@@ -24,7 +24,9 @@ log = logging.getLogger("shortlist.serving")
 def _logged(ev: EventIn, now: float) -> LoggedEvent:
     return LoggedEvent(
         event_id=ev.event_id, user_id=str(ev.user_id), item_id=None if ev.item_id is None else str(ev.item_id),
-        type=ev.type, timestamp=float(ev.timestamp if ev.timestamp is not None else now),
+        # an event cannot happen after it arrived: a client clock ahead of ours (or a typo in the
+        # year) would otherwise rank its item at the top of trending for as long as it is ahead
+        type=ev.type, timestamp=min(float(ev.timestamp), now) if ev.timestamp is not None else now,
         value=None if ev.value is None else float(ev.value),
         propensity=None if ev.propensity is None else float(ev.propensity),
         position=ev.position, request_id=ev.request_id, extra=ev.extra)
