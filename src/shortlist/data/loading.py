@@ -10,6 +10,7 @@ import numpy as np
 
 from shortlist.data.dataset import Dataset
 from shortlist.data.frames import check_table_file
+from shortlist.data.headers import resolve_header
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError
 
@@ -143,10 +144,14 @@ def _load(
             "--columns user=userId,item=movieId[,rating=rating,time=timestamp] "
             "(weight=COL for play counts); a 'user item item ...' line-per-user file loads as is"
         )
+    cols, has_header, header_note = resolve_header(path, cols, has_header)
     inter = Interactions.from_file(path, columns=cols, weighting=weighting,
                                    drop_duplicates=drop_duplicates, has_header=has_header,
                                    min_rating=min_rating)
-    return Dataset(name=path.stem, interactions=inter), True
+    dataset = Dataset(name=path.stem, interactions=inter)
+    if header_note:
+        dataset.add_note(header_note)
+    return dataset, True
 
 
 def _check_min_rating(min_rating: float | None) -> float | None:
