@@ -187,3 +187,15 @@ def test_os_error_names_the_file(monkeypatch, capsys):
     monkeypatch.setattr(models_cmd, "run", denied)
     assert main(["models"]) == 2
     assert capsys.readouterr().err == "error: Permission denied: /srv/models/v1\n"
+
+
+def test_train_force_overwrites_a_model_folder(tmp_path, capsys):
+    out = tmp_path / "model"
+    train_tiny(out)
+    before = (out / "pipeline.json").read_text()
+    from shortlist.pipeline.defaults import world_config_path
+
+    code = _run(["train", "--data", "synthetic:tiny", "--config", str(world_config_path()), "--budget", "0",
+                 "--out", str(out), "--force"])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "pipeline.json").read_text() != before

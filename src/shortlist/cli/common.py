@@ -31,7 +31,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool = True
                         help="binary | count | value | log | threshold:T | time-decay:HALF_LIFE_S "
                              "| auto (default: the dataset's own; repeated rows count)")
     parser.add_argument("--no-header", action="store_true",
-                        help="the table file has no header row; name columns column_1, column_2, ...")
+                        help="the table file has no header row; name columns by position in --columns "
+                             "(user=1,item=2) or as column_1, column_2, ... (a first row of numbers only is "
+                             "taken as data without this flag too)")
     parser.add_argument("--drop-duplicates", action="store_true",
                         help="keep one of each exact duplicate row (default: repeats count as "
                              "repeated interactions; a repeated rating keeps the latest)")
