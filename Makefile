@@ -15,8 +15,13 @@ demo: venv
 	$(PIP) -e ".[ann,ranking,serve]"
 	$(VENV)/bin/shortlist demo
 
+# obp (the OPE reference tests/evaluation/test_ope.py compares against) is a wheel-less sdist
+# pinned to ancient numpy/pandas: installed without its dependencies, as `make bench` does
+OBP := --no-deps --ignore-requires-python --no-binary obp "obp==0.5.7"
+
 test: venv
 	$(PIP) -e ".[ann,ranking,serve,neural,test]"
+	$(PIP) $(OBP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/python -m pytest
 
@@ -25,7 +30,7 @@ bench: venv
 	# peers that need special install flags: LightFM builds with Cython, obp ships as an sdist
 	$(PIP) setuptools wheel cython
 	$(PIP) --no-build-isolation lightfm
-	$(PIP) --no-deps --ignore-requires-python --no-binary obp "obp==0.5.7"
+	$(PIP) $(OBP)
 	# wrk drives the HTTP load benchmark (serve_load.py falls back to an httpx client without it)
 	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk || \
 		echo "wrk not installed: benchmarks/serve_load.py will use its httpx client"
