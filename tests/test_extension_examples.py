@@ -6,14 +6,14 @@ suite never sees the example kinds.
 
 import numpy as np
 
-import shortlist.models.registry as model_registry
-import shortlist.rules.registry as rule_registry
 from shortlist.data import Dataset
 from shortlist.data.facts import Need
 from shortlist.models.base import Recommender
+from shortlist.models.registry import MODELS, register
 from shortlist.pipeline import Pipeline
 from shortlist.retrieval.sources import SOURCES, CandidateSource, SourceConfig
 from shortlist.rules.base import Rule
+from shortlist.rules.registry import RULES, register_rule
 from tests.conftest import block_interactions
 
 
@@ -71,12 +71,12 @@ class DropOdd(Rule):
 
 
 def test_the_three_examples_run_in_a_pipeline_and_explain_themselves(tmp_path, monkeypatch):
-    model_registry.available_models(), rule_registry.available_rules()  # built-ins (and extras) in first
-    monkeypatch.setattr(model_registry, "_MODELS", dict(model_registry._MODELS))
-    monkeypatch.setattr(model_registry, "_DEFAULTS", dict(model_registry._DEFAULTS))
-    monkeypatch.setattr(rule_registry, "_RULES", dict(rule_registry._RULES))
-    model_registry.register("example-damped-popularity")(DampedPopularity)  # as @register(...) on the class
-    rule_registry.register_rule("example-drop-odd")(DropOdd)
+    for registry in (MODELS, RULES):  # built-ins (and extras) in first, then copies to register into
+        registry.names()
+        monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+        monkeypatch.setattr(registry, "_defaults", dict(registry._defaults))
+    register("example-damped-popularity")(DampedPopularity)  # as @register(...) on the class
+    register_rule("example-drop-odd")(DropOdd)
     monkeypatch.setitem(SOURCES, FirstItems.kind, FirstItems)
     spec = {
         "name": "examples", "k": 5,

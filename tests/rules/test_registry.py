@@ -117,7 +117,7 @@ def test_build_rule_from_toml_spec():
         ),
         ("price_range", {"min": 9, "max": 1}, r"min=9.0 is above max=1.0; fix: swap them"),
         ("dedupe", {"by": ["title"]}, r"by.0='title': .*fix: set by.0 to a non-empty list"),
-        ("creator_kap", {}, r"unknown rule kind='creator_kap'; fix: did you mean 'creator_cap'\?"),
+        ("creator_kap", {}, r"unknown rule kind 'creator_kap'; fix: did you mean 'creator_cap'\?"),
     ],
 )
 def test_bad_configs_name_key_value_and_fix(kind, config, pattern):

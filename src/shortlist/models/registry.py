@@ -6,60 +6,31 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shortlist.core.registry import Extra, Registry, check_known_keys
 from shortlist.errors import ConfigError
 
-__all__ = ["register", "model_class", "create_model", "available_models", "parse_param_value"]
+__all__ = ["MODELS", "register", "model_class", "create_model", "available_models", "parse_param_value"]
 
-_MODELS: dict[str, type] = {}
-#: model packages with optional dependencies (torch): registered on first need, if installed.
-#: Plugin discovery by name - the one upward reference tests/test_layering.py allows: models
+#: model names -> classes. Models with optional dependencies (torch) live in ``shortlist.neural``:
+#: plugin discovery by name - the one upward reference tests/test_layering.py allows: models
 #: never uses neural's code, importing shortlist.neural makes it call ``register`` here.
-_OPTIONAL_MODULES = ("shortlist.neural",)
-_DEFAULTS: dict[str, dict[str, Any]] = {}
+MODELS = Registry("model", builtins="shortlist.models", attr="name", optional=(
+    Extra("shortlist.neural", "neural", ("deepfm", "fm", "neumf", "softmax-dnn", "two-tower")),))
 
 
 def register(name: str, **defaults: Any) -> Callable[[type], type]:
     """Class decorator: make a model available under ``name`` (with preset params)."""
-
-    def deco(cls: type) -> type:
-        if name in _MODELS:
-            raise ConfigError(f"model name {name!r} is registered twice")
-        _MODELS[name] = cls
-        _DEFAULTS[name] = dict(defaults)
-        if not getattr(cls, "name", "") or cls.__dict__.get("name") in (None, ""):
-            cls.name = name
-        return cls
-
-    return deco
-
-
-def _load_optional() -> None:
-    import importlib
-
-    for module in _OPTIONAL_MODULES:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # e.g. torch missing: those models are simply not offered
-            pass
+    return MODELS.register(name, **defaults)
 
 
 def available_models() -> list[str]:
     """Registered model names, sorted (neural ones when torch is installed)."""
-    import shortlist.models  # noqa: F401  (registers the built-in models)
-
-    _load_optional()
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def model_class(name: str) -> type:
     """The class registered under ``name``."""
-    import shortlist.models  # noqa: F401
-
-    if name not in _MODELS:
-        _load_optional()
-    if name not in _MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_MODELS))}")
-    return _MODELS[name]
+    return MODELS.get_class(name)
 
 
 def parse_param_value(raw: Any, default: Any) -> Any:
@@ -95,12 +66,9 @@ def create_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
     cls = model_class(name)
     sig = inspect.signature(cls.__init__)
     allowed = {p.name: p.default for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY}
-    kwargs = dict(_DEFAULTS.get(name, {}))
+    kwargs = MODELS.defaults(name)
+    check_known_keys(f"model {name!r}", params or {}, allowed)
     for key, raw in (params or {}).items():
-        if key not in allowed:
-            raise ConfigError(
-                f"model {name!r} has no parameter {key!r}; its parameters are: {', '.join(sorted(allowed))}"
-            )
         try:
             kwargs[key] = parse_param_value(raw, allowed[key])
         except ValueError as exc:

@@ -12,49 +12,32 @@ and the pipeline calls ``build_rule(table.pop("kind"), table, attributes)`` (or
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from shortlist.core.registry import Registry
 from shortlist.errors import ConfigError
 from shortlist.rules.attributes import ItemAttributes
 
-__all__ = ["available_rules", "build_rule", "build_rules", "register_rule", "rule_class"]
+__all__ = ["RULES", "available_rules", "build_rule", "build_rules", "register_rule", "rule_class"]
 
-_RULES: dict[str, type] = {}
+#: rule kinds -> classes (the built-ins register when ``shortlist.rules`` is imported)
+RULES = Registry("rule kind", builtins="shortlist.rules")
 
 
 def register_rule(kind: str) -> Callable[[type], type]:
     """Class decorator: make a rule available under ``kind``."""
-
-    def deco(cls: type) -> type:
-        if kind in _RULES and _RULES[kind] is not cls:
-            raise ConfigError(f"rule kind {kind!r} is registered twice")
-        _RULES[kind] = cls
-        cls.kind = kind
-        return cls
-
-    return deco
+    return RULES.register(kind)
 
 
 def available_rules() -> list[str]:
     """Registered rule kinds, sorted."""
-    import shortlist.rules  # noqa: F401  (registers the built-in rules)
-
-    return sorted(_RULES)
+    return RULES.names()
 
 
 def rule_class(kind: str) -> type:
     """The rule class registered under ``kind``."""
-    import shortlist.rules  # noqa: F401
-
-    if kind not in _RULES:
-        close = difflib.get_close_matches(str(kind), list(_RULES), 1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ConfigError(
-            f"unknown rule kind={kind!r}; fix: {hint}choose one of {', '.join(sorted(_RULES))}"
-        )
-    return _RULES[kind]
+    return RULES.get_class(kind)
 
 
 def build_rule(
