@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from shortlist.core.persistence import read_model_dir, write_model_dir
 from shortlist.data import Interactions, load_dataset
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError
 from shortlist.evaluation import evaluate_protocol
 from shortlist.models import EASE, Recommender
-from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.models.session_ease import SessionEASE, cell_times
 from tests.conftest import block_interactions, shared_dataset
 from tests.models.contract import RecommenderContract

@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from shortlist.core.persistence import read_model_dir, write_model_dir
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, UnknownIdError
-from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.params import KeywordParams
 
 __all__ = ["Decision", "Policy", "policy_class"]

@@ -20,12 +20,12 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.models._kernels.topk import topk, topk_rows_serial
 from shortlist.models.blas import one_blas_thread
-from shortlist.models.persistence import read_model_dir, write_model_dir
 from shortlist.params import KeywordParams
 
 __all__ = ["Recommender", "Recommendations", "check_k"]
@@ -342,8 +342,8 @@ class Recommender(KeywordParams):
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore learned arrays saved by :meth:`_state` (override)."""
 
-    def save(self, path: str | Path) -> Path:
-        """Save to folder ``path`` (``model.json`` + ``arrays.npz``; no pickle)."""
+    def to_part(self) -> Part:
+        """The model as one saved part (meta + arrays), for :meth:`save` or a pipeline's folder."""
         self._check_fitted()
         from shortlist.core.version import __version__
 
@@ -355,17 +355,26 @@ class Recommender(KeywordParams):
                       train_shape=np.asarray(t.shape, np.int64))
         meta = {"class": type(self).__name__, "name": self.name, "params": self.get_params(),
                 "shortlist_version": __version__}
-        return write_model_dir(path, meta, arrays)
+        return Part(meta, arrays)
+
+    def save(self, path: str | Path) -> Path:
+        """Save to folder ``path`` (``model.json`` + ``arrays.npz``; atomic, checksummed, no pickle)."""
+        return write_part(path, self.to_part())
 
     @classmethod
     def load(cls, path: str | Path) -> "Recommender":
         """Load a model saved by :meth:`save` (``Recommender.load`` finds the right class)."""
+        return cls.from_part(read_part(path), where=str(path))
+
+    @classmethod
+    def from_part(cls, part: Part, *, where: str = "the saved model") -> "Recommender":
+        """Rebuild a model from the part written by :meth:`to_part`."""
         from shortlist.models.registry import model_class
 
-        meta, arrays = read_model_dir(path)
+        meta, arrays = part.meta, part.arrays
         klass = model_class(meta.get("name", ""))
         if cls is not Recommender and not issubclass(klass, cls):
-            raise ModelFileError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
+            raise ModelFileError(f"{where} holds a {klass.__name__}, not a {cls.__name__}")
         try:
             model = klass(**meta["params"])
             model.users_ = Vocab.from_arrays(arrays, "users")
@@ -375,5 +384,5 @@ class Recommender(KeywordParams):
                 shape=tuple(arrays["train_shape"]))
             model._set_state(arrays)
         except (KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path} is incomplete or from another version ({exc}); retrain") from exc
+            raise ModelFileError(f"{where} is incomplete or from another version ({exc}); retrain") from exc
         return model

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from shortlist.core.metrics import query_ndcg as _query_ndcg
-from shortlist.errors import ConfigError, DataError, NotFittedError
-from shortlist.models.persistence import read_model_dir, write_model_dir
+from shortlist.core.persistence import Part, read_part, write_part
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.neural.base import _check_float, _check_int, layer_widths, pool_fields
 from shortlist.neural.fm import FMCore
 from shortlist.neural.trainer import Trainer, resolve_device, seeded, torch_threads
@@ -239,22 +239,34 @@ class DeepFMRanker:
             return self.module_(*(torch.from_numpy(a).to(dev) for a in self._encode(x))).cpu().numpy().astype(np.float32)
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write a model folder (``model.json`` + ``arrays.npz``; no pickle)."""
+    def to_part(self) -> Part:
+        """The ranker as one saved part (module weights as arrays, columns in meta)."""
         if not hasattr(self, "module_"):
             raise NotFittedError("the ranker is not trained; call fit(...) first")
         arrays = {f"module.{k}": v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()}
         meta = {"class": "DeepFMRanker", "params": self.get_params(), "columns": self.columns_,
                 "feature_names": self.feature_names_}
-        return write_model_dir(path, meta, arrays)
+        return Part(meta, arrays)
+
+    def save(self, path: str | Path) -> Path:
+        """Write a model folder (``model.json`` + ``arrays.npz``; atomic, checksummed, no pickle)."""
+        return write_part(path, self.to_part())
 
     @classmethod
     def load(cls, path: str | Path, **params: Any) -> DeepFMRanker:
         """Read a ranker written by :meth:`save` (``params`` override the saved ones)."""
-        meta, arrays = read_model_dir(path)
-        model = cls(**{**meta["params"], **params})
-        model.columns_ = meta["columns"]
-        model.feature_names_ = meta["feature_names"]
+        return cls.from_part(read_part(path), **params)
+
+    @classmethod
+    def from_part(cls, part: Part, **params: Any) -> DeepFMRanker:
+        """Rebuild a ranker from the part written by :meth:`to_part`."""
+        meta, arrays = part.meta, part.arrays
+        try:
+            model = cls(**{**meta["params"], **params})
+            model.columns_ = meta["columns"]
+            model.feature_names_ = meta["feature_names"]
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"saved DeepFM ranker is incomplete or from another version ({exc}); retrain") from None
         model.module_ = model._make_module()
         model.module_.load_state_dict({k[7:]: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         model.module_.eval()
