@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import polars as pl
 import pytest
@@ -383,16 +381,16 @@ def test_merge_of_real_sources(world):
             assert col[p] == (where[0] if where.size else -1)
 
 
-def test_config_validation_and_defaults_agree():
+def test_parameters_are_declared_once_in_the_config():
     for kind, cls in SOURCES.items():
-        init = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
-                if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+        assert "__init__" not in vars(cls), f"{kind}: parameters live in its Config only"
         fields = cls.Config.model_fields
-        assert set(init) <= set(fields), kind
-        for key, default in init.items():
-            cfg_default = fields[key].get_default(call_default_factory=True)
-            # None in __init__ stands for a fresh empty list/dict in the config
-            assert cfg_default == default or (default is None and cfg_default in ([], {})), (kind, key)
+        assert cls._param_names() == list(fields), kind
+        required = {n: "new" if n == "rule" else "x" for n, f in fields.items() if f.is_required()}
+        src = cls(**required)
+        for key, field in fields.items():
+            if key not in required:
+                assert getattr(src, key) == field.get_default(call_default_factory=True), (kind, key)
     with pytest.raises(ConfigError, match=r"quota=0.*greater than 0"):
         build_source("popular", {"quota": 0})
     with pytest.raises(ConfigError, match="unknown key 'modle'"):

@@ -1,6 +1,8 @@
 """The candidate-source contract and the vectorized helpers every source shares.
 
-A source is built with keyword-only parameters (validated by its pydantic ``Config``),
+A source is registered with ``@SOURCES.register("kind")`` and declares its parameters once,
+in a pydantic ``Config`` attached to the class: ``Source(**params)`` validates them there
+(errors name the key, the value and the fix) and stores each as an attribute;
 ``fit(context)`` precomputes everything that does not depend on the request (sorted lists,
 neighbour tables, TF-IDF matrices, ANN indexes), and ``source(request, k)`` answers one
 request with array operations only - no Python loop over items.
@@ -15,6 +17,7 @@ import numpy as np
 import pydantic
 import scipy.sparse as sp
 
+from shortlist.core.registry import Registry
 from shortlist.core.validation import config_error as _config_error
 from shortlist.data.facts import Need
 from shortlist.data.features import FeatureTable
@@ -24,7 +27,10 @@ from shortlist.params import KeywordParams
 from shortlist.retrieval._kernels import select_candidates
 from shortlist.retrieval.types import Candidates, Request
 
-__all__ = ["CandidateSource", "RecentItems", "SourceConfig", "SourceContext", "config_error"]
+__all__ = ["SOURCES", "CandidateSource", "RecentItems", "SourceConfig", "SourceContext", "config_error"]
+
+#: source kinds -> classes (``[[sources]] kind = ...``); built-ins register on first lookup
+SOURCES = Registry("source kind", builtins="shortlist.retrieval.sources")
 
 
 @dataclass
@@ -100,12 +106,25 @@ class CandidateSource(KeywordParams):
         """What this source needs from the data with ``config`` (checked before fitting)."""
         return []
 
-    # -- parameters ----------------------------------------------------------------------
-    def _validate_params(self) -> None:
+    # -- parameters: declared once, in ``Config`` -----------------------------------------
+    def __init__(self, **params: Any) -> None:
+        for key, value in self.validate_params(params).items():
+            setattr(self, key, value)
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` checked by ``Config``, defaults filled in (errors name key, value and fix)."""
         try:
-            self.Config(**self.get_params())
+            return cls.Config(**params).model_dump()
         except pydantic.ValidationError as exc:
-            raise config_error(self.kind, exc, self.Config, self.get_params()) from None
+            raise config_error(cls.kind, exc, cls.Config, dict(params)) from None
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return list(cls.Config.model_fields)
+
+    def _validate_params(self) -> None:
+        self.validate_params(self.get_params())  # attributes may have been set after __init__
 
     @property
     def source_name(self) -> str:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from shortlist.retrieval._kernels import sum_neighbours
 from shortlist.retrieval.sources.base import (
+    SOURCES,
     CandidateSource,
     RecentItems,
     SourceConfig,
@@ -36,6 +37,7 @@ class ItemToItemConfig(SourceConfig):
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 
+@SOURCES.register("item-to-item")
 class ItemToItemSource(CandidateSource):
     """Neighbours of the user's newest items: ``score_j = sum_p decay^p * sim(h_p, j)``.
 
@@ -45,22 +47,7 @@ class ItemToItemSource(CandidateSource):
     similarity, factor cosine, any model's item similarity) or item co-occurrence cosine.
     """
 
-    kind = "item-to-item"
     Config = ItemToItemConfig
-
-    def __init__(self, *, model: str | None = None, name: str | None = None, quota: int = 200,
-                 exclude_seen: bool = True, n_recent: int = 20, n_neighbors: int = 100,
-                 recency_decay: float = 0.9, index: str = "exact",
-                 index_params: dict[str, Any] | None = None) -> None:
-        self.model = model
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.n_recent = n_recent
-        self.n_neighbors = n_neighbors
-        self.recency_decay = recency_decay
-        self.index = index
-        self.index_params = index_params if index_params is not None else {}
 
     def _fit(self, context: SourceContext) -> None:
         model = context.model(self.model, source=self.source_name)
@@ -88,6 +75,7 @@ class SimilarUsersConfig(SourceConfig):
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 
+@SOURCES.register("similar-users")
 class SimilarUsersSource(CandidateSource):
     """Items of the nearest users: ``score_i = sum_v sim(u, v) * x_vi``.
 
@@ -98,20 +86,7 @@ class SimilarUsersSource(CandidateSource):
     against the user factors for a factor model).
     """
 
-    kind = "similar-users"
     Config = SimilarUsersConfig
-
-    def __init__(self, *, model: str | None = None, name: str | None = None, quota: int = 200,
-                 exclude_seen: bool = True, n_neighbors: int = 50, use_weights: bool = False,
-                 index: str = "exact", index_params: dict[str, Any] | None = None) -> None:
-        self.model = model
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.n_neighbors = n_neighbors
-        self.use_weights = use_weights
-        self.index = index
-        self.index_params = index_params if index_params is not None else {}
 
     def _fit(self, context: SourceContext) -> None:
         from shortlist.models.factor import FactorModel

@@ -14,6 +14,7 @@ from shortlist.data.facts import Need
 from shortlist.data.features import FeatureTable
 from shortlist.errors import ConfigError
 from shortlist.retrieval.sources.base import (
+    SOURCES,
     CandidateSource,
     RecentItems,
     SourceConfig,
@@ -85,6 +86,7 @@ class ContentConfig(SourceConfig):
     sublinear_tf: bool = True
 
 
+@SOURCES.register("content")
 class ContentSource(CandidateSource):
     """Items whose TF-IDF vector is closest (cosine) to the user's profile.
 
@@ -96,7 +98,6 @@ class ContentSource(CandidateSource):
     tokens only (``None``: all), which bounds the cost of a request on large catalogs.
     """
 
-    kind = "content"
     Config = ContentConfig
 
     @classmethod
@@ -104,18 +105,6 @@ class ContentSource(CandidateSource):
         """Its item feature columns (any item feature table when none are named)."""
         cols = config.get("columns")
         return [Need("item_feature", c) for c in cols] if cols else [Need("item_features")]
-
-    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
-                 columns: list[str] | None = None, n_recent: int = 50, recency_decay: float = 1.0,
-                 max_profile_tokens: int | None = 30, sublinear_tf: bool = True) -> None:
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.columns = columns
-        self.n_recent = n_recent
-        self.recency_decay = recency_decay
-        self.max_profile_tokens = max_profile_tokens
-        self.sublinear_tf = sublinear_tf
 
     def _fit(self, context: SourceContext) -> None:
         table = context.item_features

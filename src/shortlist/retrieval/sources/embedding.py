@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from shortlist.errors import ConfigError
 from shortlist.retrieval.ann import ANNIndex
 from shortlist.retrieval.sources.base import (
+    SOURCES,
     CandidateSource,
     SourceConfig,
     SourceContext,
@@ -30,6 +31,7 @@ class EmbeddingConfig(SourceConfig):
     index_params: dict[str, Any] = pydantic.Field(default_factory=dict)
 
 
+@SOURCES.register("embedding")
 class EmbeddingSource(CandidateSource):
     """Items whose factor vectors score highest with the user's vector: ``score_i = x_u . y_i``.
 
@@ -38,19 +40,7 @@ class EmbeddingSource(CandidateSource):
     the number of excluded items so ``k`` remain after filtering.
     """
 
-    kind = "embedding"
     Config = EmbeddingConfig
-
-    def __init__(self, *, model: str, name: str | None = None, quota: int = 200,
-                 exclude_seen: bool = True, index: str = "exact", metric: str = "ip",
-                 index_params: dict[str, Any] | None = None) -> None:
-        self.model = model
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.index = index
-        self.metric = metric
-        self.index_params = index_params if index_params is not None else {}
 
     def _fit(self, context: SourceContext) -> None:
         from shortlist.models.factor import FactorModel

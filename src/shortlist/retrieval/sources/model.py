@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from shortlist.errors import ConfigError
-from shortlist.retrieval.sources.base import CandidateSource, SourceConfig, SourceContext
+from shortlist.retrieval.sources.base import SOURCES, CandidateSource, SourceConfig, SourceContext
 from shortlist.retrieval.types import Request
 
 __all__ = ["ModelConfig", "ModelSource"]
@@ -18,6 +18,7 @@ class ModelConfig(SourceConfig):
     model: str
 
 
+@SOURCES.register("model")
 class ModelSource(CandidateSource):
     """Score every item with a model and keep the best ``quota``.
 
@@ -27,15 +28,7 @@ class ModelSource(CandidateSource):
     ANN-backed ``embedding`` source.
     """
 
-    kind = "model"
     Config = ModelConfig
-
-    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
-                 model: str) -> None:
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.model = model
 
     def _fit(self, context: SourceContext) -> None:
         self.model_ = context.model(self.model, source=self.source_name)

@@ -9,7 +9,7 @@ import pydantic
 
 from shortlist.data.facts import Need
 from shortlist.errors import ConfigError, DataError
-from shortlist.retrieval.sources.base import CandidateSource, SourceConfig, SourceContext
+from shortlist.retrieval.sources.base import SOURCES, CandidateSource, SourceConfig, SourceContext
 from shortlist.retrieval.types import Request
 
 __all__ = ["PopularConfig", "PopularSource", "TrendingConfig", "TrendingSource"]
@@ -27,6 +27,7 @@ class PopularConfig(SourceConfig):
     user_group: str | None = None
 
 
+@SOURCES.register("popular")
 class PopularSource(CandidateSource):
     """The items with the highest ``score_i = sum_e v_e * 0.5 ** ((now - t_e) / half_life)``.
 
@@ -39,7 +40,6 @@ class PopularSource(CandidateSource):
     run short are completed by the global list (ranked after every group item).
     """
 
-    kind = "popular"
     Config = PopularConfig
 
     @classmethod
@@ -53,18 +53,6 @@ class PopularSource(CandidateSource):
         if config.get("item_group"):
             out.append(Need("item_feature", config["item_group"]))
         return out
-
-    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
-                 by: str = "users", half_life: float | None = None, now: float | None = None,
-                 item_group: str | None = None, user_group: str | None = None) -> None:
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.by = by
-        self.half_life = half_life
-        self.now = now
-        self.item_group = item_group
-        self.user_group = user_group
 
     # -- fitting -----------------------------------------------------------------------
     def _event_weights(self, context: SourceContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -173,6 +161,7 @@ class TrendingConfig(PopularConfig):
     half_life: float | None = pydantic.Field(default=7 * DAY, gt=0)
 
 
+@SOURCES.register("trending")
 class TrendingSource(PopularSource):
     """Time-decayed popularity: a :class:`PopularSource` with ``by="events"`` and a one-week half-life.
 
@@ -180,11 +169,5 @@ class TrendingSource(PopularSource):
     model, so both rank items alike).
     """
 
-    kind = "trending"
     Config = TrendingConfig
 
-    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
-                 by: str = "events", half_life: float | None = 7 * DAY, now: float | None = None,
-                 item_group: str | None = None, user_group: str | None = None) -> None:
-        super().__init__(name=name, quota=quota, exclude_seen=exclude_seen, by=by,
-                         half_life=half_life, now=now, item_group=item_group, user_group=user_group)

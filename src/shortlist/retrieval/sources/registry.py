@@ -10,7 +10,8 @@ A pipeline spec declares, e.g. ::
     index_params = { M = 32, ef_search = 256 }
 
 and the pipeline calls ``build_source("embedding", {"quota": 500, "model": "als", ...}, context)``:
-the dict is validated by the kind's pydantic ``Config`` (unknown keys and bad values raise
+the kind is looked up in :data:`SOURCES` (the one :class:`~shortlist.core.registry.Registry`
+mechanism), the dict is validated by the kind's pydantic ``Config`` (unknown keys and bad values raise
 :class:`~shortlist.errors.ConfigError` naming the key, the value and the fix), the source is
 constructed with the validated values and fitted on ``context``.
 """
@@ -20,46 +21,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic
-
-from shortlist.errors import ConfigError
-from shortlist.retrieval.sources.base import CandidateSource, SourceContext, config_error
-from shortlist.retrieval.sources.collaborative import ItemToItemSource, SimilarUsersSource
-from shortlist.retrieval.sources.content import ContentSource
-from shortlist.retrieval.sources.embedding import EmbeddingSource
-from shortlist.retrieval.sources.model import ModelSource
-from shortlist.retrieval.sources.popular import PopularSource, TrendingSource
-from shortlist.retrieval.sources.rules import RuleSource
-from shortlist.retrieval.sources.social import SocialSource
+# importing the source modules registers their kinds in SOURCES
+from shortlist.retrieval.sources import (  # noqa: F401
+    collaborative,
+    content,
+    embedding,
+    model,
+    popular,
+    rules,
+    social,
+)
+from shortlist.retrieval.sources.base import SOURCES, CandidateSource, SourceContext
 
 __all__ = ["SOURCES", "build_source", "source_config"]
-
-SOURCES: dict[str, type[CandidateSource]] = {
-    cls.kind: cls
-    for cls in (EmbeddingSource, ModelSource, ItemToItemSource, SimilarUsersSource, PopularSource,
-                TrendingSource, ContentSource, SocialSource, RuleSource)
-}
-
-
-def _source_class(kind: str) -> type[CandidateSource]:
-    if kind not in SOURCES:
-        raise ConfigError(f"unknown source kind {kind!r}; choose one of: {', '.join(sorted(SOURCES))}")
-    return SOURCES[kind]
 
 
 def source_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """Validated parameters for a source of ``kind`` (defaults filled in)."""
-    cls = _source_class(kind)
-    try:
-        cfg = cls.Config(**dict(config))
-    except pydantic.ValidationError as exc:
-        raise config_error(kind, exc, cls.Config, dict(config)) from None
-    return cfg.model_dump()
+    return SOURCES.get_class(kind).validate_params(dict(config))
 
 
 def build_source(kind: str, config: Mapping[str, Any], context: SourceContext | None = None) -> CandidateSource:
     """A source of ``kind`` built from ``config`` (``kind`` itself may appear in it), fitted on ``context``."""
     config = {k: v for k, v in dict(config).items() if k != "kind"}
-    params = source_config(kind, config)
-    source = _source_class(kind)(**params)
+    source = SOURCES.get_class(kind)(**config)
     return source if context is None else source.fit(context)

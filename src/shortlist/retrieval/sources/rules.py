@@ -8,7 +8,7 @@ import numpy as np
 import pydantic
 
 from shortlist.errors import ConfigError, UnknownIdError
-from shortlist.retrieval.sources.base import CandidateSource, SourceConfig, SourceContext
+from shortlist.retrieval.sources.base import SOURCES, CandidateSource, SourceConfig, SourceContext
 from shortlist.retrieval.types import Request
 
 __all__ = ["RuleConfig", "RuleSource"]
@@ -23,6 +23,7 @@ class RuleConfig(SourceConfig):
     items: list[Any] = pydantic.Field(default_factory=list)
 
 
+@SOURCES.register("rule")
 class RuleSource(CandidateSource):
     """A candidate set defined by a rule instead of a model.
 
@@ -32,19 +33,7 @@ class RuleSource(CandidateSource):
     the external item ids in ``items``, in the given order, ``score = len(items) - position``.
     """
 
-    kind = "rule"
     Config = RuleConfig
-
-    def __init__(self, *, rule: str, name: str | None = None, quota: int = 200,
-                 exclude_seen: bool = True, time_feature: str = "publish_time",
-                 window: float = 30 * 86_400.0, items: list[Any] | None = None) -> None:
-        self.rule = rule
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.time_feature = time_feature
-        self.window = window
-        self.items = items if items is not None else []
 
     @property
     def source_name(self) -> str:

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from shortlist.data.facts import Need
 from shortlist.errors import ConfigError
 from shortlist.retrieval.sources.base import (
+    SOURCES,
     CandidateSource,
     RecentItems,
     SourceConfig,
@@ -32,6 +33,7 @@ class SocialConfig(SourceConfig):
     recency_decay: float = pydantic.Field(default=0.95, gt=0, le=1)
 
 
+@SOURCES.register("social")
 class SocialSource(CandidateSource):
     """Items of the user's friends: ``score_i = sum_f w_f,i`` over friends ``f`` who have item ``i``.
 
@@ -42,22 +44,12 @@ class SocialSource(CandidateSource):
     position in the friend's newest-first list (``by="recency"``).
     """
 
-    kind = "social"
     Config = SocialConfig
 
     @classmethod
     def needs(cls, config: dict[str, Any]) -> list[Need]:
         """A users x users social graph."""
         return [Need("social")]
-
-    def __init__(self, *, name: str | None = None, quota: int = 200, exclude_seen: bool = True,
-                 per_friend: int = 50, by: str = "count", recency_decay: float = 0.95) -> None:
-        self.name = name
-        self.quota = quota
-        self.exclude_seen = exclude_seen
-        self.per_friend = per_friend
-        self.by = by
-        self.recency_decay = recency_decay
 
     def _fit(self, context: SourceContext) -> None:
         g = context.social
