@@ -123,7 +123,7 @@ def test_save_load_round_trip(tmp_path, data, kind):
     index = make(kind, "cosine", nlist=32, ef_search=64).build(x)
     before = index.search(q, 10, allowed=np.arange(0, 4000, 2))
     index.save(tmp_path / "ix")
-    files = {"index.faiss", "meta.json"} | ({"vectors.npy"} if kind == "pq" else set())
+    files = {"index.faiss", "model.json"} | ({"arrays.npz"} if kind == "pq" else set())
     assert {p.name for p in (tmp_path / "ix").iterdir()} == files
     loaded = ANNIndex.load(tmp_path / "ix")
     assert loaded.params() == index.params() and len(loaded) == 4000

@@ -16,13 +16,13 @@ structure. Kinds:
 
 ``metric="cosine"`` L2-normalizes the item vectors and the queries (zero vectors stay zero).
 Without faiss, ``"exact"`` runs on numpy (same results); the approximate kinds need the
-``ann`` extra (``pip install shortlist[ann]``). Saved as ``index.faiss`` (or ``vectors.npy``
-for the numpy backend) + ``meta.json``; never pickle.
+``ann`` extra (``pip install shortlist[ann]``). Saved through the model-folder writer
+(:mod:`shortlist.core.persistence`): faiss' serialized bytes as the blob ``index.faiss`` and/or
+the float vectors as an array; never pickle.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.persistence import META_FILE, Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.retrieval._kernels import best_first, rescore_rows
 
@@ -344,46 +345,51 @@ class ANNIndex:
                 "nlist": self.nlist, "nprobe": self.nprobe, "pq_m": self.pq_m, "refine": self.refine,
                 "threads": self.threads, "seed": self.seed}
 
-    def save(self, path: str | Path) -> Path:
-        """Write folder ``path``: ``meta.json`` + ``index.faiss`` (or ``vectors.npy``)."""
+    def to_part(self) -> Part:
+        """The index as one saved part: ``index.faiss`` (faiss' own bytes) and/or the vectors."""
         self._check_built()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         backend = "numpy" if self._index is None else "faiss"
-        if backend == "faiss":
-            faiss.write_index(self._index, str(path / "index.faiss"))
-        if backend == "numpy" or self.kind == "pq":
-            np.save(path / "vectors.npy", self._vectors, allow_pickle=False)
-        meta = {"format": _FORMAT, "backend": backend, "params": self.params(),
-                "dim": self.dim_, "n": self.n_}
-        (path / "meta.json").write_text(json.dumps(meta, indent=2))
-        return path
+        blobs = {"index.faiss": faiss.serialize_index(self._index).tobytes()} if backend == "faiss" else {}
+        arrays = {"vectors": self._vectors} if backend == "numpy" or self.kind == "pq" else {}
+        meta = {"index": _FORMAT, "backend": backend, "params": self.params(), "dim": self.dim_, "n": self.n_}
+        return Part(meta, arrays, blobs)
+
+    def save(self, path: str | Path) -> Path:
+        """Write folder ``path`` through the model-folder writer (atomic, checksummed, no pickle)."""
+        return write_part(path, self.to_part())
 
     @classmethod
     def load(cls, path: str | Path) -> ANNIndex:
         """Read an index written by :meth:`save`."""
         path = Path(path)
+        if not (path / META_FILE).is_file():
+            old = " (written by an earlier layout)" if (path / "meta.json").is_file() else ""
+            raise ModelFileError(f"{path} holds no saved ANN index{old}; rebuild and save it")
+        return cls.from_part(read_part(path), where=str(path))
+
+    @classmethod
+    def from_part(cls, part: Part, *, where: str = "saved ANN index") -> ANNIndex:
+        """Rebuild an index from the part written by :meth:`to_part`."""
+        meta = part.meta
+        if meta.get("index") != _FORMAT:
+            raise ModelFileError(f"{where} has index format {meta.get('index')!r}, expected {_FORMAT}; rebuild it")
         try:
-            meta = json.loads((path / "meta.json").read_text())
-            if meta.get("format") != _FORMAT:
-                raise ModelFileError(f"{path} has index format {meta.get('format')!r}, expected {_FORMAT}; rebuild it")
             index = cls(**meta["params"])
             if meta["backend"] == "faiss":
                 if faiss is None:
-                    raise ModelFileError(f"{path} is a faiss index; install the ann extra to load it")
-                index._index = faiss.read_index(str(path / "index.faiss"))
-                index._vectors = (np.load(path / "vectors.npy", allow_pickle=False)
-                                  if index.kind == "pq" else None)
+                    raise ModelFileError(f"{where} is a faiss index; install the ann extra to load it")
+                index._index = faiss.deserialize_index(np.frombuffer(part.blobs["index.faiss"], np.uint8))
+                index._vectors = part.arrays["vectors"] if index.kind == "pq" else None
             else:
                 index._index = None
-                index._vectors = np.load(path / "vectors.npy", allow_pickle=False)
+                index._vectors = part.arrays["vectors"]
             index.dim_, index.n_ = int(meta["dim"]), int(meta["n"])
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        except (KeyError, ValueError, RuntimeError) as exc:
             if isinstance(exc, ModelFileError):
                 raise
-            raise ModelFileError(f"cannot read an ANN index from {path} ({exc}); rebuild and save it") from exc
+            raise ModelFileError(f"cannot read an ANN index from {where} ({exc}); rebuild and save it") from exc
         if index._index is not None and index._index.ntotal != index.n_:
-            raise ModelFileError(f"{path}: index holds {index._index.ntotal} vectors but meta says {index.n_}")
+            raise ModelFileError(f"{where}: index holds {index._index.ntotal} vectors but meta says {index.n_}")
         return index
 
 
