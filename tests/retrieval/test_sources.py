@@ -135,9 +135,9 @@ def test_every_source_returns_valid_unique_unexcluded_items_within_quota(world, 
         assert np.all(np.diff(c.scores) <= 0)
         assert list(c.source_ranks) == [source.source_name]
         np.testing.assert_array_equal(c.source_ranks[source.source_name], np.arange(len(c)))
-        extra = source(req, 50, np.asarray(c.items[:2]))
+        extra = source(req, k=50, exclude=np.asarray(c.items[:2]))
         assert not set(c.items[:2].tolist()) & set(extra.items.tolist())
-        big = source(req, 50)
+        big = source(req, k=50)
         np.testing.assert_array_equal(big.items[: len(c)], c.items)  # quota cuts the same ranking
         # the pipeline's path: one complete exclusion set handed to every source as is
         full = np.unique(np.concatenate([sorted(banned), c.items[:2]]).astype(np.int64))
@@ -425,7 +425,9 @@ def test_fit_and_call_errors(world):
     with pytest.raises(NotFittedError, match="fit"):
         PopularSource()(Request(user_index=0))
     with pytest.raises(ConfigError, match="k must be a positive integer"):
-        PopularSource().fit(ctx)(Request(), 0)
+        PopularSource().fit(ctx)(Request(), k=0)
+    with pytest.raises(ConfigError, match="pass k=5 by keyword"):
+        PopularSource().fit(ctx)(Request(), 5)
     with pytest.raises(ConfigError, match="quota"):
         PopularSource(quota=-5).fit(ctx)
     with pytest.raises(ConfigError, match="social graph"):

@@ -26,6 +26,7 @@ from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.models._kernels.topk import topk, topk_rows_serial
 from shortlist.models.blas import one_blas_thread
+from shortlist.models.requests import history_matrix, request_history
 from shortlist.params import KeywordParams
 
 __all__ = ["Recommender", "Recommendations", "check_k"]
@@ -259,6 +260,25 @@ class Recommender(KeywordParams):
         i_idx = None if items is None else self.items_.index(np.atleast_1d(items), what="item")
         idx, sc = self.recommend_indices(u_idx, k, exclude_seen=exclude_seen, items=i_idx)
         return self._wrap(users_arr, idx, sc)
+
+    def score_request(self, request: Any, items: np.ndarray | None = None, *,
+                      seen: sp.csr_matrix | None = None, allow_empty: bool = False) -> np.ndarray | None:
+        """Scores of ``items`` (default: all) for one request - the one public way to score one.
+
+        A user the model learned, with no ``request.history``, gets the learned scores; any
+        other request is scored from its history: the user's row of ``seen`` (default: the
+        training matrix) plus ``request.history``, weight 1 per distinct item (fold-in for
+        factor models). ``None`` when that history is empty (unless ``allow_empty``). Models
+        that cannot score histories raise ``NotImplementedError``.
+        """
+        u = int(request.user_index)
+        if 0 <= u < len(self.users_) and not len(request.history):
+            return self.score_indices(np.array([u]), items)[0]
+        hist = request_history(request, getattr(self, "train_", None) if seen is None else seen)
+        if hist.size == 0 and not allow_empty:
+            return None
+        scores = np.asarray(self._score_history(history_matrix(hist, len(self.items_))), np.float32)[0]
+        return scores if items is None else scores[np.asarray(items, np.int64)]
 
     def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
         """Scores (n, n_items) for users given only by history rows (override)."""

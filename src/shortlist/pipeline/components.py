@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 from shortlist.data.dataset import Dataset
 from shortlist.errors import ConfigError
@@ -13,7 +11,7 @@ from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import PipelineSpec
 from shortlist.retrieval.sources import SourceContext, build_source, merge_candidates
 from shortlist.retrieval.sources.store import SourceStore
-from shortlist.retrieval.types import Candidates, Request
+from shortlist.retrieval.types import Candidates, Exclusions, Request
 
 __all__ = ["Exclusions", "build_sources", "run_sources", "merge", "build_rules"]
 
@@ -32,26 +30,16 @@ def build_sources(spec: PipelineSpec, dataset: Dataset, models: dict[str, Recomm
     return out
 
 
-@dataclass(frozen=True)
-class Exclusions:
-    """A request's exclusion sets (sorted, unique item indices), computed once per request.
+def run_sources(sources: list[Any], request: Request, exclusions: Exclusions | None = None) -> list[Candidates]:
+    """Each source's candidates, ``source(request, candidates)``, without what the request excludes.
 
-    ``all``: the user's training items, ``request.history`` and ``request.exclude``;
-    ``asked``: ``request.exclude`` alone, for sources declared with ``exclude_seen = false``
-    (they may propose seen items, e.g. to re-recommend; a later rule can still drop them).
+    The exclusion sets are computed once per request and travel on it (``request.exclusions``):
+    every source uses one of them as is, instead of rebuilding its own copy.
     """
-
-    all: np.ndarray
-    asked: np.ndarray
-
-
-def run_sources(sources: list[Any], request: Request, exclusions: Exclusions) -> list[Candidates]:
-    """Each source's candidates, without what the request excludes for that source.
-
-    Every source uses one of the two precomputed sets as is, instead of rebuilding its own copy.
-    """
-    return [src.generate_excluding(request, src.quota, exclusions.all if src.exclude_seen else exclusions.asked)
-            for src in sources]
+    if exclusions is not None:
+        request = replace(request, exclusions=exclusions)
+    empty = Candidates.empty()
+    return [src(request, empty) for src in sources]
 
 
 def merge(spec: PipelineSpec, results: list[Candidates]) -> Candidates:

@@ -58,12 +58,20 @@ class StageSpec(_Strict):
     """
 
     name: str
-    kind: Literal["linear", "lightgbm", "deepfm", "value-model", "model"]
+    kind: str
     budget: int = Field(gt=0)
     model: str | None = None
     stack: bool = False
     params: dict[str, Any] = Field(default_factory=dict)
     required: bool = False
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        from shortlist.pipeline.stage_kinds import STAGES  # the stage kinds' registry
+
+        STAGES.get_class(v)  # unknown: "did you mean", the valid kinds
+        return v
 
 
 class RuleSpec(BaseModel):

@@ -150,7 +150,7 @@ class FeatureAssembler:
         j += 1
         hist_items, hist_w = history_row(request, self.train_)
         for model in self.scorers.values():
-            raw = self._model_scores(model, request, items, hist_items, hist_w)
+            raw = self._model_scores(model, request, items)
             out[:, j] = raw
             out[:, j + 1], out[:, j + 2] = _within_request(raw)
             j += 3
@@ -186,17 +186,13 @@ class FeatureAssembler:
             j += 1
         return out
 
-    def _model_scores(self, model: Recommender, request: Request, items: np.ndarray,
-                      hist_items: np.ndarray, hist_w: np.ndarray) -> np.ndarray:
+    def _model_scores(self, model: Recommender, request: Request, items: np.ndarray) -> np.ndarray:
         if items.size == 0:
             return np.zeros(0, np.float32)
-        if request.known_user and request.user_index < len(model.users_) and not request.history.size:
-            return model.score_indices(np.array([request.user_index]), items)[0]
-        if hist_items.size == 0:
-            return np.full(items.size, np.nan, np.float32)
-        row = sp.csr_matrix((hist_w, (np.zeros(hist_items.size, np.int64), hist_items)),
-                            shape=(1, len(model.items_)))
         try:
-            return np.asarray(model._score_history(row), np.float32)[0, items]
-        except NotImplementedError:
+            scores = model.score_request(request, items, seen=self.train_)
+        except NotImplementedError:  # a model that scores training users only
+            scores = None
+        if scores is None:
             return np.full(items.size, np.nan, np.float32)
+        return scores

@@ -1,4 +1,10 @@
-"""Request and Candidates: what flows from retrieval through ranking and rules to the response."""
+"""Request and Candidates: what flows from retrieval through ranking and rules to the response.
+
+Every component takes the same two things and hands on candidates: a source, a ranking
+stage and a rule are each called as ``component(request, candidates) -> candidates``. The
+request carries ``k`` and, inside a pipeline, its :class:`Exclusions` (computed once); the
+candidates carry their scores, provenance, feature rows and the drops recorded so far.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,24 @@ import numpy as np
 
 from shortlist.errors import DataError
 
-__all__ = ["Request", "Candidates", "Drop"]
+__all__ = ["Request", "Candidates", "Drop", "Exclusions"]
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """A request's exclusion sets (sorted, unique item indices), computed once per request.
+
+    ``all``: the user's training items, ``request.history`` and ``request.exclude``;
+    ``asked``: ``request.exclude`` alone, for sources declared with ``exclude_seen = false``
+    (they may propose seen items, e.g. to re-recommend; a later rule can still drop them).
+    """
+
+    all: np.ndarray
+    asked: np.ndarray
+
+    def for_source(self, exclude_seen: bool) -> np.ndarray:
+        """The set a source uses: ``all``, or ``asked`` when it keeps seen items."""
+        return self.all if exclude_seen else self.asked
 
 
 @dataclass
@@ -29,6 +52,8 @@ class Request:
     history_times: np.ndarray | None = None
     context: dict[str, Any] = field(default_factory=dict)
     exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: set by a pipeline for its components (once per request); ``None``: each source computes its own
+    exclusions: Exclusions | None = None
 
     @property
     def known_user(self) -> bool:
@@ -55,7 +80,9 @@ class Candidates:
     ``items`` are dense item indices (unique); ``scores`` the current ranking score (set by
     the last stage that scored); ``source_scores[name]`` / ``source_ranks[name]`` hold each
     candidate source's score and rank (NaN / -1 where that source did not propose the item);
-    ``features`` holds per-candidate feature columns assembled for rankers.
+    ``features`` holds per-candidate feature columns assembled for rankers; ``rows`` the
+    feature matrix ranking stages read (one row per candidate); ``drops`` what rules removed
+    so far, with reasons.
     """
 
     items: np.ndarray
@@ -63,6 +90,8 @@ class Candidates:
     source_scores: dict[str, np.ndarray] = field(default_factory=dict)
     source_ranks: dict[str, np.ndarray] = field(default_factory=dict)
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: np.ndarray | None = None
+    drops: list[Drop] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.items = np.asarray(self.items, dtype=np.int64)
@@ -85,6 +114,8 @@ class Candidates:
             {k: v[index] for k, v in self.source_scores.items()},
             {k: v[index] for k, v in self.source_ranks.items()},
             {k: v[index] for k, v in self.features.items()},
+            None if self.rows is None else self.rows[index],
+            list(self.drops),
         )
 
     def sorted(self) -> "Candidates":

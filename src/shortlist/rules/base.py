@@ -3,7 +3,9 @@
 ``rules.base`` imports ``rules.attributes``, never the other way round; both validate their
 configs with :func:`shortlist.core.validation.validate_config` (re-exported here).
 
-A rule is an object with a ``name`` and ``apply(request, candidates, k) -> (candidates, drops)``.
+A rule is called like every component, ``rule(request, candidates) -> candidates`` (``k`` is
+``request.k``; what it dropped is appended to ``candidates.drops``). Subclasses implement
+``apply(request, candidates, k) -> (candidates, drops)``.
 Filters return fewer candidates plus one :class:`~shortlist.retrieval.types.Drop` per reason;
 re-orderers change order or scores and drop nothing. The order of ``candidates.items`` is the
 ranking: rules read it best-first and hand it on best-first.
@@ -143,10 +145,17 @@ class Rule:
     def _build(self) -> None:
         """Precompute lookups from the attributes (called once by ``__init__``)."""
 
+    def __call__(self, request: Request, candidates: Candidates) -> Candidates:
+        """The kept candidates, in order; what this rule dropped is added to their ``drops``."""
+        out, drops = self.apply(request, candidates, request.k)
+        if drops or out.drops is not candidates.drops:
+            out.drops = [*candidates.drops, *drops]
+        return out
+
     def apply(
         self, request: Request, candidates: Candidates, k: int
     ) -> tuple[Candidates, list[Drop]]:
-        """Return the kept candidates (in order) and what was dropped, with reasons."""
+        """Return the kept candidates (in order) and what was dropped, with reasons (override)."""
         raise NotImplementedError
 
     def _filter(
@@ -167,4 +176,4 @@ def apply_rules(
     for rule in rules:
         candidates, d = rule.apply(request, candidates, k)
         drops.extend(d)
-    return candidates, drops
+    return candidates, drops  # the same as calling each rule(request, candidates) with request.k = k

@@ -102,4 +102,5 @@ def _append(c: Candidates, items: np.ndarray) -> Candidates:
         np.concatenate([c.items, items]), np.concatenate([c.scores, np.full(items.size, low, np.float32)]),
         {k: pad(v) for k, v in c.source_scores.items()}, {k: pad(v) for k, v in c.source_ranks.items()},
         {k: pad(v) for k, v in c.features.items()},
+        None if c.rows is None else pad(c.rows), list(c.drops),
     )

@@ -148,4 +148,6 @@ class Pinned(Rule):
             {k: np.concatenate([v, _fill(v, items.size)]) for k, v in c.source_scores.items()},
             {k: np.concatenate([v, _fill(v, items.size)]) for k, v in c.source_ranks.items()},
             {k: np.concatenate([v, _fill(v, items.size)]) for k, v in c.features.items()},
+            None if c.rows is None else np.concatenate([c.rows, _fill(c.rows, items.size)]),
+            list(c.drops),
         )

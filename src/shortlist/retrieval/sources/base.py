@@ -4,8 +4,8 @@ A source is registered with ``@SOURCES.register("kind")`` and declares its param
 in a pydantic ``Config`` attached to the class: ``Source(**params)`` validates them there
 (errors name the key, the value and the fix) and stores each as an attribute;
 ``fit(context)`` precomputes everything that does not depend on the request (sorted lists,
-neighbour tables, TF-IDF matrices, ANN indexes), and ``source(request, k)`` answers one
-request with array operations only - no Python loop over items.
+neighbour tables, TF-IDF matrices, ANN indexes), and ``source(request, candidates)`` answers
+one request with array operations only - no Python loop over items.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def config_error(kind: str, exc: pydantic.ValidationError, config: type[pydantic
 
 
 class CandidateSource(KeywordParams):
-    """Base class: ``name``, ``quota``, ``fit(context)``, ``__call__(request, k) -> Candidates``."""
+    """Base class: ``name``, ``quota``, ``fit(context)``, ``source(request, candidates) -> Candidates``."""
 
     #: registry name of the source kind (``[[sources]] kind = ...``)
     kind: ClassVar[str] = ""
@@ -151,23 +151,30 @@ class CandidateSource(KeywordParams):
         if not hasattr(self, "seen_"):
             raise NotFittedError(f"source {self.source_name!r} is not fitted; call .fit(context) first")
 
-    def __call__(self, request: Request, k: int | None = None,
+    def __call__(self, request: Request, candidates: Candidates | None = None, *, k: int | None = None,
                  exclude: np.ndarray | None = None) -> Candidates:
-        """At most ``k`` (default: ``quota``) unique, non-excluded candidates, best first.
+        """This source's candidates for ``request``: at most ``k`` (default ``quota``), best first.
 
-        ``exclude`` adds item indices to drop besides ``request.exclude`` and seen items
-        (e.g. a pipeline's blocklist computed once for all sources).
+        The shared component call, ``source(request, candidates)``: ``candidates`` (what was
+        proposed so far) is accepted for the common contract; a source proposes on its own
+        and the pipeline merges. Excluded: ``request.exclusions`` when a pipeline set them
+        (computed once per request), else ``request.exclude`` + seen items + history;
+        ``exclude`` adds item indices to drop.
         """
         self._check_fitted()
+        if candidates is not None and not isinstance(candidates, Candidates):
+            raise ConfigError(f"source(request, candidates): candidates={candidates!r} is not Candidates; "
+                              f"pass k={candidates!r} by keyword")
         n = self.quota if k is None else k
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ConfigError(f"k must be a positive integer, got {k!r}; e.g. k=100")
-        excluded = self.excluded(request)
+        if request.exclusions is not None:
+            excluded = request.exclusions.for_source(self.exclude_seen)
+        else:
+            excluded = self.excluded(request)
         if exclude is not None and np.size(exclude):
             excluded = unique_sorted(np.concatenate((excluded, np.asarray(exclude, np.int64).ravel())))
         return self.generate_excluding(request, int(n), excluded)
-
-    generate = __call__
 
     def generate_excluding(self, request: Request, k: int, excluded: np.ndarray) -> Candidates:
         """At most ``k`` candidates, none in ``excluded``: a sorted, unique int64 array that

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from shortlist.errors import ConfigError
 from shortlist.retrieval.sources.base import SOURCES, CandidateSource, SourceConfig, SourceContext
@@ -22,8 +21,8 @@ class ModelConfig(SourceConfig):
 class ModelSource(CandidateSource):
     """Score every item with a model and keep the best ``quota``.
 
-    Known users are scored with ``score_indices``; users known only by their request
-    history through the model's history scoring (fold-in for factor models). Exact, so it
+    Requests are scored with the model's ``score_request`` (known users by their learned
+    row, others by their history: fold-in for factor models). Exact, so it
     suits catalogs up to ~10^5 items; for factor models on larger catalogs prefer the
     ANN-backed ``embedding`` source.
     """
@@ -37,22 +36,12 @@ class ModelSource(CandidateSource):
                               f"{len(self.model_.items_)} items, the data has {self.n_items_}")
 
     def _generate(self, request: Request, k: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        model = self.model_
-        if request.known_user and request.user_index < len(model.users_) and not len(request.history):
-            scores = model.score_indices(np.array([request.user_index]))[0]
-        else:
-            hist = np.asarray(request.history, np.int64)
-            if request.known_user and request.user_index < self.seen_.shape[0]:
-                row = self.seen_[request.user_index]
-                hist = np.union1d(row.indices.astype(np.int64), hist)
-            if hist.size == 0:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            rows = sp.csr_matrix((np.ones(hist.size, np.float32), (np.zeros(hist.size, np.int64), hist)),
-                                 shape=(1, self.n_items_))
-            try:
-                scores = np.asarray(model._score_history(rows), np.float32)[0]
-            except NotImplementedError:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        try:
+            scores = self.model_.score_request(request, seen=self.seen_)
+        except NotImplementedError:  # a model that scores training users only
+            scores = None
+        if scores is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores = np.array(scores, dtype=np.float32, copy=True)
         scores[excluded] = -np.inf
         n = min(k, scores.size)
