@@ -103,3 +103,15 @@ def test_settings_name_the_budget_key_and_the_fix(tmp_path):
     with pytest.raises(ConfigError, match=r"online_memory_mb.*0\.5.*(MiB|least 1)") as exc:
         load_settings(model_dir=tmp_path, online_memory_mb=0.5, environ={})
     assert "fix" in str(exc.value)
+
+
+def test_trending_stays_finite_after_an_event_dated_far_ahead():
+    """An event 1e12 s ahead of the clock (an old log, before ingest clamped it) must not overflow a request."""
+    s = MemoryState(history_length=10)
+    now = time.time()
+    s.bump_trending(["a"], now)
+    s.bump_trending(["b"], now + 1e12)
+    top = s.trending(2)
+    assert [i for i, _ in top] == ["b", "a"]
+    assert all(np.isfinite(v) for _, v in top)
+    assert top[0][1] > top[1][1] > 0

@@ -22,7 +22,7 @@ import numpy as np
 
 from shortlist.errors import ConfigError
 from shortlist.online.histories import GROWTH_SHIFT, HistoryStore
-from shortlist.online.state import MAX_EXPONENT, OnlineState, decayed_weight
+from shortlist.online.state import MAX_EXPONENT, OnlineState, decayed_now, decayed_weight
 
 __all__ = ["USER_OVERHEAD_BYTES", "MemoryState"]
 
@@ -242,10 +242,10 @@ class MemoryState(OnlineState):
                 self._trend[it] = self._trend.get(it, 0.0) + w
 
     def trending(self, n: int) -> list[tuple[str, float]]:
-        now_factor = 2.0 ** (-(time.time() - self._t0) / self.half_life_s)
+        now = time.time()
         with self._lock:
             items = sorted(self._trend.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-        return [(k, v * now_factor) for k, v in items]
+        return [(k, decayed_now(v, self._t0, self.half_life_s, now)) for k, v in items]
 
     def bump_bandit(self, item_id: str, *, impressions: float = 0.0, reward: float = 0.0) -> None:
         with self._lock:

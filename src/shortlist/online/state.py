@@ -11,6 +11,7 @@ decayed counts (the common factor ``2 ** (-(now - t0) / half_life)`` cancels).
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from shortlist.errors import ConfigError
 
-__all__ = ["MAX_EXPONENT", "OnlineState", "RedisState", "decayed_weight", "make_state"]
+__all__ = ["MAX_EXPONENT", "OnlineState", "RedisState", "decayed_now", "decayed_weight", "make_state"]
 
 # scores would overflow float64 after ~1000 half-lives past t0; rebase well before that
 MAX_EXPONENT = 900.0
@@ -28,6 +29,18 @@ def decayed_weight(timestamp: float, t0: float, half_life_s: float) -> float:
     """Weight of one event at ``timestamp`` on the scale that starts at ``t0`` (capped against overflow)."""
     exponent = min((timestamp - t0) / half_life_s, MAX_EXPONENT)
     return 2.0 ** max(exponent, -MAX_EXPONENT)
+
+
+def decayed_now(score: float, t0: float, half_life_s: float, now: float | None = None) -> float:
+    """A trending ``score`` (on the scale that starts at ``t0``) decayed to ``now``; always finite.
+
+    A log may hold events dated far ahead of the clock (written before future times were
+    clamped at ingest), which moves ``t0`` past ``now``: the factor is then huge, and an
+    unbounded ``2 ** x`` would raise OverflowError in the middle of a request.
+    """
+    exponent = -((time.time() if now is None else now) - t0) / half_life_s
+    value = score * 2.0 ** min(max(exponent, -2 * MAX_EXPONENT), MAX_EXPONENT)
+    return min(value, sys.float_info.max)
 
 
 class OnlineState:
@@ -133,9 +146,9 @@ class RedisState(OnlineState):
         pipe.execute()
 
     def trending(self, n: int) -> list[tuple[str, float]]:
-        factor = 2.0 ** (-(time.time() - self._t0) / self.half_life_s)
         rows = self.r.zrevrange(f"{self.p}:trend", 0, n - 1, withscores=True)
-        return [(k.decode(), float(v) * factor) for k, v in rows]
+        now = time.time()
+        return [(k.decode(), decayed_now(float(v), self._t0, self.half_life_s, now)) for k, v in rows]
 
     def bump_bandit(self, item_id: str, *, impressions: float = 0.0, reward: float = 0.0) -> None:
         pipe = self.r.pipeline()
