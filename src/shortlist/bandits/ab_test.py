@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from shortlist.bandits.base import check_positive
+from shortlist.bandits.base import POLICIES, check_positive
 from shortlist.bandits.context_free import ThompsonBeta
 from shortlist.errors import ConfigError
 
@@ -28,6 +28,7 @@ def _simpson_weights(n: int) -> np.ndarray:
     return w / (3.0 * (n - 1))
 
 
+@POLICIES.register("ab-test")
 class ABTest(ThompsonBeta):
     """Thompson allocation over variants with posterior-based stopping.
 

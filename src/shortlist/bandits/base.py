@@ -21,20 +21,24 @@ from typing import Any, ClassVar
 import numpy as np
 
 from shortlist.core.persistence import read_model_dir, write_model_dir
+from shortlist.core.registry import Registry
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, UnknownIdError
 from shortlist.params import KeywordParams
 
-__all__ = ["Decision", "Policy", "policy_class"]
+__all__ = ["POLICIES", "Decision", "Policy", "policy_class"]
 
-_POLICIES: dict[str, type[Policy]] = {}
+#: policy names (as on the command line) -> classes; every concrete policy registers here
+POLICIES = Registry("policy", builtins="shortlist.bandits", attr=None)
 
 
 def policy_class(name: str) -> type[Policy]:
-    """The :class:`Policy` subclass saved under class name ``name``."""
-    if name not in _POLICIES:
-        raise ModelFileError(f"unknown policy class {name!r}; known: {sorted(_POLICIES)}")
-    return _POLICIES[name]
+    """The policy class saved under class name ``name`` (or registered under that name)."""
+    found = POLICIES.find(lambda key, cls: name in (key, cls.__name__))
+    if not found:
+        known = sorted(c.__name__ for c in POLICIES.values())
+        raise ModelFileError(f"unknown policy class {name!r}; known: {known}")
+    return POLICIES.get_class(found[0])
 
 
 @dataclass
@@ -81,10 +85,6 @@ class Policy(KeywordParams):
     _arm_fields: ClassVar[tuple[str, ...]] = ()
     #: names of arrays shared by all arms
     _global_fields: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _POLICIES[cls.__name__] = cls
 
     # -- hyperparameters ---------------------------------------------------------------
     _repr_skip = ("arms",)

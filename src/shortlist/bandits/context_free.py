@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from shortlist.bandits._choice import epsilon_greedy, greedy, plackett_luce, sampled_topk
-from shortlist.bandits.base import Policy, check_positive
+from shortlist.bandits.base import POLICIES, Policy, check_positive
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["UCB1", "EpsilonGreedy", "Softmax", "ThompsonBeta", "ThompsonGaussian"]
@@ -50,6 +50,7 @@ class _CountPolicy(Policy):
             return np.where(n > 1e-12, s / np.maximum(n, 1e-300), getattr(self, "initial_value", 0.0))
 
 
+@POLICIES.register("egreedy")
 class EpsilonGreedy(_CountPolicy):
     """Best empirical mean with probability ``1 - eps_t``, a uniform arm otherwise.
 
@@ -78,6 +79,7 @@ class EpsilonGreedy(_CountPolicy):
         return epsilon_greedy(scores, k, self.epsilon_, self.rng_)
 
 
+@POLICIES.register("softmax")
 class Softmax(_CountPolicy):
     """Boltzmann exploration: P(a) proportional to ``exp(mean_a / temperature)``."""
 
@@ -95,6 +97,7 @@ class Softmax(_CountPolicy):
         return plackett_luce(means / self.temperature, k, self.rng_, scores=means)
 
 
+@POLICIES.register("ucb1")
 class UCB1(_CountPolicy):
     """Upper confidence bound ``mean_a + alpha * sqrt(2 ln N / n_a)`` (Auer et al. 2002).
 
@@ -123,6 +126,7 @@ class UCB1(_CountPolicy):
         return greedy(np.broadcast_to(self.scores()[slots], (len(x), len(slots))), k)
 
 
+@POLICIES.register("ts-beta")
 class ThompsonBeta(_CountPolicy):
     """Beta-Bernoulli Thompson sampling: posterior ``Beta(a0 + successes, b0 + failures)``.
 
@@ -160,6 +164,7 @@ class ThompsonBeta(_CountPolicy):
         return sampled_topk(lambda d: self.rng_.beta(a, b, size=(d, n, len(slots))), k, self.propensity_draws)
 
 
+@POLICIES.register("ts-gaussian")
 class ThompsonGaussian(_CountPolicy):
     """Gaussian Thompson sampling with a conjugate normal prior on each arm's mean.
 

@@ -28,7 +28,7 @@ from shortlist.bandits._kernels import (
     update_checked,
     update_rows,
 )
-from shortlist.bandits.base import Decision, Policy, check_positive
+from shortlist.bandits.base import POLICIES, Decision, Policy, check_positive
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["LinTS", "LinUCB", "LinUCBHybrid"]
@@ -50,6 +50,7 @@ def _blas_for(n_rows: int) -> Any:
     return _BLAS.limit(limits=1 if n_rows <= _ONE_THREAD_ROWS else None, user_api="blas")
 
 
+@POLICIES.register("linucb")
 class LinUCB(Policy):
     """Disjoint LinUCB: score ``x.theta_a + alpha * sqrt(x^T (l2 I + A_a)^-1 x)``.
 
@@ -231,6 +232,7 @@ class LinUCB(Policy):
         return greedy(mean, k)
 
 
+@POLICIES.register("lints")
 class LinTS(LinUCB):
     """Linear Thompson sampling (Agrawal & Goyal 2013): ``theta~_a ~ N(theta_a, v^2 A_a^-1)``.
 
@@ -261,6 +263,7 @@ class LinTS(LinUCB):
                             self.propensity_draws)
 
 
+@POLICIES.register("linucb-hybrid")
 class LinUCBHybrid(Policy):
     """Hybrid LinUCB (Li et al. 2010, Algorithm 2): shared ``beta`` plus per-arm ``theta_a``.
 

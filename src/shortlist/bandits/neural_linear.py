@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from shortlist.bandits._choice import greedy
-from shortlist.bandits.base import Policy, check_positive
+from shortlist.bandits.base import POLICIES, Policy, check_positive
 from shortlist.errors import ConfigError, DataError, UnknownIdError
 
 __all__ = ["NeuralLinear"]
 
 
+@POLICIES.register("neural-linear")
 class NeuralLinear(Policy):
     """UCB on a linear head over a model's user x item embeddings (see module docstring).
 

@@ -21,25 +21,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shortlist.bandits import (
-    UCB1,
-    EpsilonGreedy,
-    LinTS,
-    LinUCB,
     LinUCBHybrid,
-    Softmax,
-    ThompsonBeta,
-    ThompsonGaussian,
 )
-from shortlist.bandits.base import Decision
+from shortlist.bandits.base import POLICIES, Decision
 from shortlist.bandits.corpus import (
     SimulationResult,
     collect_runs,
     discoverable_corpus,
     plot_results,
 )
+from shortlist.core.registry import check_known_keys
 from shortlist.errors import ConfigError
 
-__all__ = ["CONTEXTS", "POLICIES", "Oracle", "SimulationResult", "UniformRandom", "make_policy",
+__all__ = ["CONTEXTS", "POLICIES", "SIMULATION_DEFAULTS", "Oracle", "SimulationResult", "UniformRandom", "make_policy",
            "plot_results", "simulate", "simulate_policies", "user_contexts"]
 
 _AHEAD_MIN = 64  # items registered at once when new ones are published
@@ -48,6 +42,7 @@ _AHEAD_MIN = 64  # items registered at once when new ones are published
 CONTEXTS = ("user-taste-noisy", "user-history", "user-features", "none")
 
 
+@POLICIES.register("random")
 class UniformRandom:
     """Baseline: k distinct arms uniformly at random among the eligible ones (never learns)."""
 
@@ -75,6 +70,7 @@ class UniformRandom:
         return self
 
 
+@POLICIES.register("oracle")
 class Oracle(UniformRandom):
     """Baseline with privileged access: the k arms of highest true click probability.
 
@@ -97,40 +93,27 @@ class Oracle(UniformRandom):
         return Decision(arms[top][None, :], np.ones((1, k)), p[top][None, :])
 
 
-#: Policy names of :func:`make_policy` -> (class, default parameters). Thompson policies skip
-#: the Monte-Carlo propensity estimate (``propensity_draws=0``): the simulation never reads it.
-POLICIES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-    "egreedy": (EpsilonGreedy, {}),
-    "softmax": (Softmax, {}),
-    "ucb1": (UCB1, {}),
-    "ts-beta": (ThompsonBeta, {"propensity_draws": 0}),
-    "ts-gaussian": (ThompsonGaussian, {"propensity_draws": 0}),
-    "linucb": (LinUCB, {}),
-    "lints": (LinTS, {"propensity_draws": 0}),
-    "linucb-hybrid": (LinUCBHybrid, {}),
-    "random": (UniformRandom, {}),
-    "oracle": (Oracle, {}),
+#: Parameters the simulation presets (policy name -> values). Thompson policies skip the
+#: Monte-Carlo propensity estimate (``propensity_draws=0``): the simulation never reads it.
+SIMULATION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ts-beta": {"propensity_draws": 0}, "ts-gaussian": {"propensity_draws": 0}, "lints": {"propensity_draws": 0},
 }
 
 
 def make_policy(name: str, *, seed: int = 0, **params: Any) -> Any:
-    """A fresh policy named in :data:`POLICIES` with its defaults, ``params`` overriding them.
+    """A fresh policy registered in :data:`POLICIES`, with the simulation's presets and ``params`` over them.
 
     String values (from the command line) are converted to the type of the default.
     """
     from shortlist.models.registry import parse_param_value
 
-    if name not in POLICIES:
-        raise ConfigError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
-    cls, defaults = POLICIES[name]
+    cls = POLICIES.get_class(name)  # unknown: "did you mean", the valid names
     sig = inspect.signature(cls.__init__)
     allowed = {p.name: p.default for p in sig.parameters.values()
                if p.kind == p.KEYWORD_ONLY and p.name not in ("seed", "arms", "arm_features")}
-    kwargs = dict(defaults)
+    kwargs = {**POLICIES.defaults(name), **SIMULATION_DEFAULTS.get(name, {})}
+    check_known_keys(f"policy {name!r}", params, allowed)
     for key, raw in params.items():
-        if key not in allowed:
-            raise ConfigError(f"policy {name!r} has no parameter {key!r}; its parameters are: "
-                              f"{', '.join(sorted(allowed)) or 'none'}")
         try:
             kwargs[key] = parse_param_value(raw, allowed[key]) if isinstance(raw, str) else raw
         except ValueError as exc:
