@@ -126,7 +126,7 @@ def test_a_searched_linear_stage_picks_its_weights_on_the_label_folds_and_keeps_
     assert scorer.coef_[names.index("model_pop_z")] == best and scorer.coef_[names.index("model_knn_z")] == 1.0
     resp = pipe.recommend(3)
     pipe.save(tmp_path / "p")
-    saved = json.dumps(json.loads(next((tmp_path / "p").glob("*.json")).read_text()))
+    saved = json.loads((tmp_path / "p" / "stages" / "blend" / "scorer" / "model.json").read_text())
     assert "search_results" in saved
     loaded = Pipeline.load(tmp_path / "p")
     assert loaded.stages_[0].scorer.search_results_ == results
@@ -195,7 +195,7 @@ def test_load_reads_neighbour_tables_and_indexes_instead_of_rebuilding(tmp_path,
     pipe = Pipeline(spec).fit(Dataset("blocks", data), progress=False)
     pipe.save(tmp_path / "p")
     stored = sorted(p.name for p in (tmp_path / "p" / "sources").iterdir())
-    assert stored == ["emb.ann", "i2i.neighbours.npz", "store.json", "users.neighbours.npz", "users.user_ann"]
+    assert stored == ["emb.ann", "i2i.neighbours", "model.json", "users.neighbours", "users.user_ann"]
 
     from shortlist.retrieval import ann
     from shortlist.retrieval.sources import collaborative
@@ -211,12 +211,13 @@ def test_load_reads_neighbour_tables_and_indexes_instead_of_rebuilding(tmp_path,
         assert a.item_ids == b.item_ids
         np.testing.assert_array_equal(a.scores, b.scores)
     np.testing.assert_array_equal(loaded.sources_[1].neighbor_ids_, pipe.sources_[1].neighbor_ids_)
-    # a folder saved before sources were stored still loads (by rebuilding them)
+    # the stored state is part of the checksummed tree: a folder without it is named as damaged
     monkeypatch.undo()
     import shutil
 
     shutil.rmtree(tmp_path / "p" / "sources")
-    assert Pipeline.load(tmp_path / "p").recommend(7).item_ids == pipe.recommend(7).item_ids
+    with pytest.raises(ModelFileError, match="sources/model.json is missing"):
+        Pipeline.load(tmp_path / "p")
 
 
 def test_a_source_with_exclude_seen_false_may_propose_seen_items():

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.persistence import META_FILE, Part, read_part, write_part
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
@@ -138,10 +139,8 @@ class Dataset:
         return out
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write ``dataset.npz`` + ``dataset.json`` into ``folder`` (no pickle)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def to_part(self) -> Part:
+        """The dataset as one saved part: interactions, vocabs, features and graph as arrays."""
         it = self.interactions
         arrays: dict[str, np.ndarray] = {
             **it.users.to_arrays("users"), **it.items.to_arrays("items"),
@@ -159,34 +158,37 @@ class Dataset:
         if self.social is not None:
             s = sp.csr_matrix(self.social)
             arrays.update(social_data=s.data, social_indices=s.indices, social_indptr=s.indptr)
-        tmp = folder / "dataset.npz.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(folder / "dataset.npz")
-        meta = {"name": self.name, "weighting": it.weighting.model_dump(), "info": self.info}
-        (folder / "dataset.json").write_text(json.dumps(meta, default=str, indent=2))
-        return folder
+        info = json.loads(json.dumps(self.info, default=str))  # facts for printing: str() is their JSON form
+        return Part({"name": self.name, "weighting": it.weighting.model_dump(), "info": info}, arrays)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the dataset to ``folder`` through the model-folder writer (atomic, checksummed, no pickle)."""
+        return write_part(folder, self.to_part())
 
     @classmethod
     def load(cls, folder: str | Path) -> "Dataset":
         """Read a dataset written by :meth:`save`."""
         folder = Path(folder)
+        if (folder / "dataset.json").is_file() and not (folder / META_FILE).is_file():
+            raise ModelFileError(f"{folder} holds a dataset in an earlier layout; load its source files "
+                                 "and save it again with this version")
+        return cls.from_part(read_part(folder), where=str(folder))
+
+    @classmethod
+    def from_part(cls, part: Part, *, where: str = "the saved dataset") -> "Dataset":
+        """Rebuild a dataset from the part written by :meth:`to_part`."""
+        meta, a = part.meta, part.arrays
         try:
-            meta = json.loads((folder / "dataset.json").read_text())
-            with np.load(folder / "dataset.npz", allow_pickle=False) as npz:
-                a = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as exc:
-            raise ModelFileError(f"cannot read the dataset saved in {folder} ({exc}); save it again") from exc
-        users, items = Vocab.from_arrays(a, "users"), Vocab.from_arrays(a, "items")
-        inter = Interactions(users, items, a["user_index"], a["item_index"], a["value"], a.get("timestamp"),
-                             a.get("event_type"), tuple(a["event_types"].tolist()),
-                             Weighting(**meta["weighting"]), validate=False)
+            users, items = Vocab.from_arrays(a, "users"), Vocab.from_arrays(a, "items")
+            inter = Interactions(users, items, a["user_index"], a["item_index"], a["value"], a.get("timestamp"),
+                                 a.get("event_type"), tuple(a["event_types"].tolist()),
+                                 Weighting(**meta["weighting"]), validate=False)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{where} is incomplete or from another version ({exc}); save it again") from None
         social = None
         if "social_data" in a:
             social = sp.csr_matrix((a["social_data"], a["social_indices"], a["social_indptr"]),
                                    shape=(len(users), len(users)))
-        from shortlist.data.features import FeatureTable
-
         return cls(
             name=meta["name"], interactions=inter,
             user_features=FeatureTable.from_arrays(a, "uf") if "uf__names" in a else None,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.data.dataset import Dataset
 from shortlist.data.facts import DataFacts
 from shortlist.data.interactions import Interactions
@@ -36,6 +37,8 @@ from shortlist.retrieval.types import Request
 __all__ = ["Pipeline", "Response", "UPTO"]
 
 UPTO = ("candidates", "ranking", "rules")
+#: the root manifest of a saved pipeline folder (servers and the CLI look for it)
+PIPELINE_FILE = "pipeline.json"
 
 
 @dataclass
@@ -362,44 +365,51 @@ class Pipeline:
         return out_i, out_s
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write spec, training data, models and rankers into ``folder``."""
+    def to_part(self, previous: str | Path | None = None) -> Part:
+        """The fitted pipeline as one tree of parts: data, models, sources, stages (and tuning).
+
+        ``previous`` is the folder being replaced: an Optuna journal the tuner left in its
+        ``tuning/`` is kept in the new tree.
+        """
         self._check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.dataset_.save(folder / "data")
-        for name, m in self.models_.items():
-            m.save(folder / "models" / name)
-        # neighbour tables and ANN indexes: loading then skips rebuilding them
-        self.source_store_.save(folder / "sources")
-        extras = {st.name: st.save(folder) for st in self.stages_}
-        meta = {"format": "shortlist-pipeline", "format_version": 1, "spec": self.spec.model_dump(exclude_unset=True),
-                "omitted": [o.to_dict() for o in self.omitted_], "stages": extras, "saved_at": time.time()}
+        parts = {"data": self.dataset_.to_part(),
+                 "models": Part(parts={name: m.to_part() for name, m in self.models_.items()}),
+                 # neighbour tables and ANN indexes: loading then skips rebuilding them
+                 "sources": self.source_store_.to_part(),
+                 "stages": Part(parts={st.name: st.to_part() for st in self.stages_})}
+        meta = {"pipeline": 2, "spec": self.spec.model_dump(exclude_unset=True),
+                "omitted": [o.to_dict() for o in self.omitted_], "saved_at": time.time()}
         if getattr(self, "tuning_", None) is not None:
             meta["tuning"] = self.tuning_.summary()  # how the spec was chosen (every trial: tuning/)
-        (folder / "pipeline.json").write_text(json.dumps(meta, indent=2, default=str))
-        return folder
+            parts["tuning"] = self.tuning_.to_part(None if previous is None else Path(previous) / "tuning")
+        return Part(json.loads(json.dumps(meta, default=str)), parts=parts)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the pipeline to ``folder`` (``pipeline.json`` + one folder per part; atomic, checksummed)."""
+        return write_part(folder, self.to_part(previous=folder), manifest=PIPELINE_FILE)
 
     @classmethod
     def load(cls, folder: str | Path) -> "Pipeline":
-        """Load a pipeline written by :meth:`save` (no refitting, no pickle)."""
+        """Load a pipeline written by :meth:`save` (verified, no refitting, no pickle)."""
         folder = Path(folder)
-        meta_path = folder / "pipeline.json"
-        if not meta_path.exists():
-            raise ModelFileError(f"{folder} holds no pipeline (pipeline.json missing); run `shortlist train` first")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != "shortlist-pipeline" or meta.get("format_version") != 1:
+        if not (folder / PIPELINE_FILE).is_file():
+            raise ModelFileError(f"{folder} holds no pipeline ({PIPELINE_FILE} missing); run `shortlist train` first")
+        part = read_part(folder, manifest=PIPELINE_FILE)
+        meta = part.meta
+        if meta.get("pipeline") != 2:
             raise ModelFileError(f"{folder} was written by an incompatible version; retrain it")
-        pipe = cls(parse_spec(meta["spec"], origin=f"in {meta_path}"))
+        pipe = cls(parse_spec(meta["spec"], origin=f"in {folder / PIPELINE_FILE}"))
         pipe.omitted_ = [Omission(**o) for o in meta.get("omitted", [])]
         pipe.tuning_summary_ = meta.get("tuning")
-        dataset = Dataset.load(folder / "data")
-        models = {name: Recommender.load(folder / "models" / name) for name in pipe.spec.models}
+        dataset = Dataset.from_part(part.part("data", str(folder)), where=str(folder / "data"))
+        saved = part.part("models", str(folder))
+        models = {name: Recommender.from_part(saved.part(name, str(folder / "models")), where=f"model {name!r}")
+                  for name in pipe.spec.models}
         pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]
+        stages = part.part("stages", str(folder))
         for st in pipe.stages_:
-            st.load(folder, meta["stages"].get(st.name, {}))
-        stored = folder / "sources" / "store.json"
-        store = SourceStore(folder / "sources") if stored.exists() else None  # older folders: rebuild
+            st.from_part(stages.part(st.name, str(folder / "stages")))
+        store = SourceStore(part.part("sources", str(folder)))
         pipe._install(pipe.build_parts(dataset, models, store), dataset)
         pipe.version_ = folder.name
         return pipe

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from shortlist.errors import ConfigError
+from shortlist.core.persistence import Part, read_part, write_part
+from shortlist.errors import ConfigError, ModelFileError
 from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import StageSpec
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
@@ -107,36 +108,26 @@ class Stage:
         return self.scorer.score(x)
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, folder: Path) -> dict[str, Any]:
-        """Write learned state; return JSON-able extras."""
-        if self.kind == "lightgbm":
-            self.scorer.save(folder / f"stage-{self.name}.txt")
-        elif self.kind == "deepfm":
-            self.scorer.save(folder / f"stage-{self.name}.deepfm")
-        elif self.kind == "value-model":
-            self.scorer.save(folder / f"stage-{self.name}")
-            return {"constants": self.scorer.constant_}
-        elif self.kind == "linear":
-            np.savez(folder / f"stage-{self.name}.npz", **self.scorer.state())
-            extra: dict[str, Any] = {"feature_names": self.scorer.feature_names_}
-            if hasattr(self.scorer, "search_results_"):
-                extra["search_results"] = self.scorer.search_results_  # what the weight search saw
-            return extra
-        return {}
+    def to_part(self) -> Part:
+        """Learned state as one saved part: the scorer's own part (every scorer has ``to_part``)."""
+        meta = {"stage": self.name, "kind": self.kind}
+        return Part(meta, parts={} if self.scorer is None else {"scorer": self.scorer.to_part()})
 
-    def load(self, folder: Path, extra: dict[str, Any]) -> None:
-        if self.kind == "lightgbm":
-            self.scorer = LambdaMARTRanker.load(folder / f"stage-{self.name}.txt", **self.params)
-        elif self.kind == "deepfm":
-            self.scorer = deepfm_ranker_class().load(folder / f"stage-{self.name}.deepfm", **self.params)
-        elif self.kind == "value-model":
-            self.scorer.load_models(folder / f"stage-{self.name}", extra.get("constants", {}))
-        elif self.kind == "linear":
-            with np.load(folder / f"stage-{self.name}.npz", allow_pickle=False) as npz:
-                self.scorer.set_state({k: npz[k] for k in npz.files}, extra["feature_names"])
-            if "search_results" in extra:
-                self.scorer.search_results_ = extra["search_results"]
+    def from_part(self, part: Part) -> None:
+        """Restore learned state from the part written by :meth:`to_part`."""
+        if part.meta.get("kind") != self.kind:
+            raise ModelFileError(f"saved stage {self.name!r} is a {part.meta.get('kind')!r} stage, the spec says "
+                                 f"{self.kind!r}; retrain the pipeline")
+        if self.scorer is not None:  # every scorer class has from_part(part, **its constructor params)
+            self.scorer = type(self.scorer).from_part(part.part("scorer", f"stage {self.name!r}"), **self.params)
 
+    def save(self, path: str | Path) -> Path:
+        """Write the stage's learned state to folder ``path`` (the model-folder writer)."""
+        return write_part(path, self.to_part())
+
+    def load(self, path: str | Path) -> None:
+        """Restore learned state written by :meth:`save`."""
+        self.from_part(read_part(path))
 
 
 def build_stage(spec: StageSpec, models: dict[str, Recommender]) -> Stage:

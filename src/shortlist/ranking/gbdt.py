@@ -1,4 +1,4 @@
-"""LambdaMART ranker on LightGBM (``lambdarank`` objective), saved as LightGBM text."""
+"""LambdaMART ranker on LightGBM (``lambdarank`` objective), saved as LightGBM text in a model folder."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.ranking.trees import TreeEnsemble
 
 __all__ = ["LambdaMARTRanker", "groups_from_ids"]
+
+#: the blob holding LightGBM's text model in a saved ranker's folder
+MODEL_BLOB = "model.txt"
 
 
 def groups_from_ids(query_ids: np.ndarray) -> np.ndarray:
@@ -164,22 +168,44 @@ class LambdaMARTRanker:
         order = np.argsort(-gain)
         return {self.feature_names_[i]: float(gain[i]) for i in order}
 
-    def save(self, path: str | Path) -> None:
-        """Write the booster as LightGBM's text format (no pickle)."""
-        self.booster_.save_model(str(path), num_iteration=self.best_iteration_)
+    def to_part(self) -> Part:
+        """The booster as one saved part: LightGBM's text format as the blob ``model.txt``."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("the ranker is not trained; call fit(...) first")
+        return Part({"class": "LambdaMARTRanker"},
+                    blobs={MODEL_BLOB: self.booster_.model_to_string(num_iteration=self.best_iteration_)})
+
+    def save(self, path: str | Path) -> Path:
+        """Write folder ``path`` through the model-folder writer (atomic, checksummed, no pickle)."""
+        return write_part(path, self.to_part())
 
     @classmethod
     def load(cls, path: str | Path, **params: Any) -> "LambdaMARTRanker":
-        """Read a booster written by :meth:`save`."""
+        """Read a ranker written by :meth:`save` (or a bare LightGBM text file, the earlier layout)."""
+        path = Path(path)
+        if path.is_file():
+            try:
+                text = path.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ModelFileError(f"ranker file {path} is corrupted ({exc}); retrain") from None
+            return cls.from_part(Part({"class": "LambdaMARTRanker"}, blobs={MODEL_BLOB: text}), where=str(path), **params)
+        if not path.exists():
+            raise ModelFileError(f"ranker file {path} is missing; retrain the pipeline")
+        return cls.from_part(read_part(path), where=str(path), **params)
+
+    @classmethod
+    def from_part(cls, part: Part, *, where: str = "saved ranker", **params: Any) -> "LambdaMARTRanker":
+        """Rebuild a ranker from the part written by :meth:`to_part`."""
         import lightgbm as lgb
 
-        if not Path(path).exists():
-            raise ModelFileError(f"ranker file {path} is missing; retrain the pipeline")
+        text = part.blobs.get(MODEL_BLOB)
+        if not isinstance(text, str):
+            raise ModelFileError(f"{where} holds no LightGBM model ({MODEL_BLOB}); retrain")
         model = cls(**params)
         try:
-            model.booster_ = lgb.Booster(model_file=str(path))
+            model.booster_ = lgb.Booster(model_str=text)
         except lgb.basic.LightGBMError as exc:
-            raise ModelFileError(f"ranker file {path} is corrupted ({exc}); retrain") from exc
+            raise ModelFileError(f"ranker {where} is corrupted ({exc}); retrain") from exc
         model.feature_names_ = model.booster_.feature_name()
         model.best_iteration_ = model.booster_.current_iteration()
         model._trees()  # compile for scoring now, not on the first request

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from shortlist.core.metrics import query_ndcg
-from shortlist.errors import ConfigError, DataError, NotFittedError
+from shortlist.core.persistence import Part
+from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.ranking._kernels import linear_scores
 
 __all__ = ["LinearScorer"]
@@ -155,3 +157,23 @@ class LinearScorer:
         self.intercept_ = float(arrays["intercept"][0])
         self.feature_names_ = list(feature_names)
         return self
+
+    def to_part(self) -> Part:
+        """The fitted scorer as one saved part (arrays + feature names, and the weight search's trials)."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("LinearScorer is not fitted; call fit(...) first")
+        meta: dict[str, Any] = {"class": "LinearScorer", "feature_names": self.feature_names_}
+        if hasattr(self, "search_results_"):
+            meta["search_results"] = self.search_results_  # what the weight search saw
+        return Part(meta, self.state())
+
+    @classmethod
+    def from_part(cls, part: Part, **params: Any) -> "LinearScorer":
+        """Rebuild a scorer from the part written by :meth:`to_part` (``params``: its constructor's)."""
+        try:
+            model = cls(**params).set_state(part.arrays, part.meta["feature_names"])
+        except KeyError as exc:
+            raise ModelFileError(f"saved linear scorer lacks {exc}; retrain the pipeline") from None
+        if "search_results" in part.meta:
+            model.search_results_ = part.meta["search_results"]
+        return model

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.ranking.deepfm import deepfm_ranker_class
 from shortlist.ranking.gbdt import LambdaMARTRanker
@@ -94,22 +95,30 @@ class ValueModel:
             total += np.float32(w) * preds[name]
         return total
 
-    def _path(self, folder: Path, name: str) -> Path:
-        return folder / (f"objective-{name}.deepfm" if self.learner == "deepfm" else f"objective-{name}.txt")
+    def to_part(self) -> Part:
+        """The trained heads as one saved part: one sub-part per objective, constants in meta."""
+        if not hasattr(self, "models_"):
+            raise NotFittedError("value model is not trained; call fit(...) first")
+        return Part({"learner": self.learner, "constants": self.constant_},
+                    parts={f"objective-{name}": m.to_part() for name, m in self.models_.items()})
 
-    def save(self, folder: str | Path) -> None:
-        """One file per objective (LightGBM text, or a DeepFM model folder)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, m in self.models_.items():
-            m.save(self._path(folder, name))
+    def save(self, folder: str | Path) -> Path:
+        """Write folder ``folder`` through the model-folder writer (atomic, checksummed, no pickle)."""
+        return write_part(folder, self.to_part())
 
-    def load_models(self, folder: str | Path, constants: Mapping[str, float]) -> "ValueModel":
-        """Restore classifiers saved by :meth:`save` (constants come from the pipeline's JSON)."""
-        folder = Path(folder)
-        self.constant_ = dict(constants)
-        load = (deepfm_ranker_class().load if self.learner == "deepfm"
-                else lambda path: LambdaMARTRanker.load(path, objective="binary"))
-        self.models_ = {name: load(self._path(folder, name))
+    def load_models(self, folder: str | Path, constants: Mapping[str, float] | None = None) -> "ValueModel":
+        """Restore the heads saved by :meth:`save` (``constants`` override the saved ones)."""
+        return self._restore(read_part(folder), constants)
+
+    @classmethod
+    def from_part(cls, part: Part, **params: Any) -> "ValueModel":
+        """Rebuild a value model from the part written by :meth:`to_part` (``params``: its constructor's)."""
+        return cls(**params)._restore(part, None)
+
+    def _restore(self, part: Part, constants: Mapping[str, float] | None) -> "ValueModel":
+        self.constant_ = dict(part.meta.get("constants", {}) if constants is None else constants)
+        load = (deepfm_ranker_class().from_part if self.learner == "deepfm"
+                else lambda p: LambdaMARTRanker.from_part(p, objective="binary"))
+        self.models_ = {name: load(part.part(f"objective-{name}", "value model"))
                         for name in self.objectives if name not in self.constant_}
         return self

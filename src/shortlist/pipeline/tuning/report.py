@@ -7,7 +7,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelTuning", "TuningReport"]
+from shortlist.core.persistence import Part, write_part
+
+__all__ = ["JOURNAL", "ModelTuning", "TuningReport"]
+
+#: the Optuna journal file the searches append to, next to the report
+JOURNAL = "optuna-journal.log"
 
 
 @dataclass
@@ -91,13 +96,22 @@ class TuningReport:
     def _fmt(d: dict[str, Any]) -> str:
         return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in d.items())
 
+    def to_part(self, previous: Path | None = None) -> Part:
+        """The report as one saved part: ``report.json`` (every trial) and ``report.txt`` as blobs.
+
+        The Optuna journal that the searches wrote into ``previous`` (the folder this part
+        replaces) is kept as a blob too, so it survives the atomic replacement.
+        """
+        blobs: dict[str, bytes | str] = {"report.json": json.dumps(self.to_dict(), indent=2, default=_json),
+                                         "report.txt": self.to_text() + "\n"}
+        journal = None if previous is None else previous / JOURNAL
+        if journal is not None and journal.is_file():
+            blobs[JOURNAL] = journal.read_bytes()
+        return Part({"report": 1}, blobs=blobs)
+
     def save(self, folder: str | Path) -> Path:
-        """Write ``report.json`` (every trial) and ``report.txt`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps(self.to_dict(), indent=2, default=_json))
-        (folder / "report.txt").write_text(self.to_text() + "\n")
-        return folder
+        """Write ``report.json`` (every trial) and ``report.txt`` into ``folder`` (the model-folder writer)."""
+        return write_part(folder, self.to_part(Path(folder)))
 
 
 def _short(v: Any) -> str:
