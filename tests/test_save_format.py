@@ -121,7 +121,7 @@ def test_source_store_round_trip_and_damage(tmp_path):
     index = store.get("emb", "ann", lambda: ANNIndex("exact").build(x))
     store.save(tmp_path / "s")
     back = SourceStore.load(tmp_path / "s")
-    never = lambda: pytest.fail("recomputed a stored value")  # noqa: E731
+    never = lambda: pytest.fail("recomputed a stored value")
     for got, want in zip(back.get("i2i", "neighbours", never), ids):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(back.get("emb", "ann", never).search(x[:3], 4)[0], index.search(x[:3], 4)[0])
