@@ -17,6 +17,10 @@ from tests.serving.helpers import train_tiny
 # {missing}: a path that does not exist; {empty}: a 0-byte .csv; {text}: a text file that is no
 # table, model or TOML; {dir}: an empty folder; {model}: a trained pipeline folder
 CASES: dict[str, list[str]] = {
+    "components": [
+        "components rules creator_kap",
+        "components colours",
+    ],
     "datasets": [
         "datasets inspect {missing}",
         "datasets inspect {empty}",

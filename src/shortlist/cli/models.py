@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 
 COMMAND = "models"
-HELP = "List the available models and their hyperparameters."
+HELP = "List the available models and their hyperparameters (see also: shortlist components)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,16 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shortlist.models.registry import available_models, model_class
+    from shortlist.cli.components import print_listing
 
-    names = [args.name] if args.name else available_models()
-    for name in names:
-        cls = model_class(name)
-        summary = (inspect.getdoc(cls) or "").splitlines()[0] if cls.__doc__ else ""
-        print(f"{name:14s} {cls.__name__:14s} {summary}")
-        if args.name:
-            sig = inspect.signature(cls.__init__)
-            for p in sig.parameters.values():
-                if p.kind == p.KEYWORD_ONLY:
-                    print(f"    --param {p.name}={p.default!r}")
+    print_listing("models", args.name)
     return 0
