@@ -1,4 +1,4 @@
-"""The extension examples of docs/architecture.md, run as written: a model, a source and a rule.
+"""The extension examples of docs/architecture.md, run as written: a model, a source, a stage and a rule.
 
 They register into copies of the registries (restored after the test), so the rest of the
 suite never sees the example kinds.
@@ -11,7 +11,9 @@ from shortlist.data.facts import Need
 from shortlist.models.base import Recommender
 from shortlist.models.registry import MODELS, register
 from shortlist.pipeline import Pipeline
+from shortlist.pipeline.stage_kinds import STAGES, StageKind
 from shortlist.retrieval.sources import SOURCES, CandidateSource, SourceConfig
+from shortlist.retrieval.types import Candidates
 from shortlist.rules.base import Rule
 from shortlist.rules.registry import RULES, register_rule
 from tests.conftest import block_interactions
@@ -45,11 +47,9 @@ class FirstItemsConfig(SourceConfig):
 
 
 class FirstItems(CandidateSource):
-    kind = "example-first-items"
-    Config = FirstItemsConfig
+    """The catalog's first items, from ``offset`` on."""
 
-    def __init__(self, *, name=None, quota=200, exclude_seen=True, offset=0):
-        self.name, self.quota, self.exclude_seen, self.offset = name, quota, exclude_seen, offset
+    Config = FirstItemsConfig  # the parameters, declared once
 
     @classmethod
     def needs(cls, config):
@@ -63,8 +63,22 @@ class FirstItems(CandidateSource):
         return items, -items.astype(np.float32)  # earlier items first
 
 
+# -- a ranking stage kind: score = minus the item index (nothing to train) ------------------
+class LowIndexFirst(StageKind):
+    """Lower item indices first."""
+
+    @property
+    def trainable(self):
+        return False
+
+    def score(self, x, request, items):
+        return -items.astype(np.float32)
+
+
 # -- a rule: drop odd item indices, and say why ---------------------------------------------
 class DropOdd(Rule):
+    """Drop odd item indices."""
+
     def apply(self, request, candidates, k):
         codes = np.where(candidates.items % 2 == 1, 0, -1)
         return self._filter(candidates, codes, ("odd item",))
@@ -77,12 +91,15 @@ def test_the_three_examples_run_in_a_pipeline_and_explain_themselves(tmp_path, m
         monkeypatch.setattr(registry, "_defaults", dict(registry._defaults))
     register("example-damped-popularity")(DampedPopularity)  # as @register(...) on the class
     register_rule("example-drop-odd")(DropOdd)
-    monkeypatch.setitem(SOURCES, FirstItems.kind, FirstItems)
+    monkeypatch.setitem(SOURCES, "example-first-items", FirstItems)  # as @SOURCES.register(...)
+    monkeypatch.setattr(FirstItems, "kind", "example-first-items")
+    monkeypatch.setitem(STAGES, "example-low-index", LowIndexFirst)  # as @STAGES.register(...)
     spec = {
         "name": "examples", "k": 5,
         "models": {"damped": {"kind": "example-damped-popularity", "params": {"damping": 0.05}}},
         "sources": [{"name": "damped", "kind": "model", "model": "damped", "quota": 20},
                     {"name": "first", "kind": "example-first-items", "quota": 10}],
+        "stages": [{"name": "low", "kind": "example-low-index", "budget": 20}],
         "rules": [{"kind": "exclude_seen"}, {"kind": "example-drop-odd"}],
     }
     data = block_interactions(n_users=40, n_items=30)
@@ -93,6 +110,11 @@ def test_the_three_examples_run_in_a_pipeline_and_explain_themselves(tmp_path, m
     drops = [d for s in resp.trace.stages for d in s.drops if d.reason == "odd item"]
     assert drops and all(i % 2 == 1 for d in drops for i in d.items)
     assert resp.trace.stages[0].extra["per_source"]["first"] == 10
+    assert list(resp.item_indices) == sorted(resp.item_indices)  # the stage put low indices first
+    # each component is called the same way: component(request, candidates) -> candidates
+    req = pipe.make_request(3)
+    cands = pipe.sources_[1](req, Candidates.empty())
+    assert len(cands) == 10 and len(DropOdd()(req, cands)) <= len(cands)
     # the model saves and loads like any other
     loaded = Pipeline.load(pipe.save(tmp_path / "p"))
     assert loaded.recommend(3).item_ids == resp.item_ids

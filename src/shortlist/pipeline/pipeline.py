@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from shortlist.pipeline.stages import Stage, build_stage
 from shortlist.pipeline.trace import StageTrace, Trace
 from shortlist.pipeline.training import fit_on_label_folds
 from shortlist.ranking.features import FeatureAssembler
-from shortlist.retrieval._kernels import best_first
 from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Request
 
@@ -185,7 +184,7 @@ class Pipeline:
         self.items_ = self.dataset_.interactions.items
         self.train_ = self.dataset_.interactions.matrix
         for st in self.stages_:
-            if st.kind == "model":
+            if st.impl.needs_model:
                 st.model = self.models_[st.spec.model]
             elif st.kind == "linear" and not st.trainable and not hasattr(st.scorer, "coef_"):
                 st.scorer.fix(self.assembler_.feature_names)
@@ -280,39 +279,23 @@ class Pipeline:
             raise ConfigError(f"upto={upto!r}; use one of {UPTO}")
         trace = Trace(omitted=self._omitted_lines)
         t0 = time.perf_counter()
-        results = run_sources(self.sources_, request, self._exclusions(request))
+        request = replace(request, exclusions=self._exclusions(request))  # once, for every component
+        results = run_sources(self.sources_, request)
         cands = merge(self.spec, results)
         t1 = time.perf_counter()
         trace.add(StageTrace("candidates", "sources", sum(len(r) for r in results), len(cands), (t1 - t0) * 1e3,
                              cands.items, cands.scores, extra={"per_source": {r_name: len(r) for r_name, r in
                                                                  zip([s.name for s in self.spec.sources], results)}}))
         if upto != "candidates" and self.stages_ and len(cands):
-            t0 = time.perf_counter()
-            x = self.assembler_.transform(request, cands)
-            hist = None
-            if any(st.kind == "model" for st in self.stages_) and not request.known_user:
-                hist = _history_row(request, len(self.items_))
-            trace.add(StageTrace("features", "assemble", len(cands), len(cands), (time.perf_counter() - t0) * 1e3,
-                                 extra={"n_features": x.shape[1]}))
-            for st in self.stages_:
-                t0 = time.perf_counter()
-                n_in = len(cands)
-                # cands.scores still hold the previous stage's scores (what a stacked stage reads)
-                cands.scores = st.score(st.inputs(x, cands.scores), request.user_index, cands.items,
-                                        hist).astype(np.float32)
-                order = best_first(cands.scores, cands.items, st.budget)
-                cands, x = cands.take(order), x[order]
-                trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3,
-                                     cands.items, cands.scores))
+            cands = self._rank(request, cands, trace)
         else:
             cands = cands.sorted()
         if upto == "rules":
             for rule in self.rules_:
-                t0 = time.perf_counter()
-                n_in = len(cands)
-                cands, drops = rule.apply(request, cands, request.k)
+                t0, n_in, n_drops = time.perf_counter(), len(cands), len(cands.drops)
+                cands = rule(request, cands)
                 trace.add(StageTrace(rule.name, "rule", n_in, len(cands), (time.perf_counter() - t0) * 1e3,
-                                     drops=list(drops)))
+                                     drops=cands.drops[n_drops:]))
         cands = cands.take(np.arange(min(request.k, len(cands))))
         items, scores, fallback = cands.items, cands.scores, None
         if upto == "rules" and len(items) < request.k and not request.known_user and len(request.history) == 0:
@@ -321,6 +304,19 @@ class Pipeline:
             trace.add(StageTrace("fallback", "popular", len(cands), len(items), 0.0, items, scores))
         ids = [x.item() if hasattr(x, "item") else x for x in self.items_.lookup(items)]
         return Response(items, ids, scores, trace, cands.features.get("propensity"), fallback)
+
+    def _rank(self, request: Request, cands: Any, trace: Trace) -> Any:
+        """The ranking stages in turn, each ``stage(request, candidates)`` on the feature rows."""
+        t0 = time.perf_counter()
+        cands.rows = self.assembler_.transform(request, cands)
+        trace.add(StageTrace("features", "assemble", len(cands), len(cands), (time.perf_counter() - t0) * 1e3,
+                             extra={"n_features": cands.rows.shape[1]}))
+        for st in self.stages_:
+            t0, n_in = time.perf_counter(), len(cands)
+            cands = st(request, cands)
+            trace.add(StageTrace(st.name, st.kind, n_in, len(cands), (time.perf_counter() - t0) * 1e3,
+                                 cands.items, cands.scores))
+        return cands
 
     def _pad_with_popular(self, request: Request, items: np.ndarray,
                           scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +410,3 @@ class Pipeline:
         pipe.version_ = folder.name
         return pipe
 
-
-def _history_row(request: Request, n_items: int) -> sp.csr_matrix:
-    h = np.asarray(request.history, np.int64)
-    return sp.csr_matrix((np.ones(h.size, np.float32), (np.zeros(h.size, np.int64), h)), shape=(1, n_items))

@@ -17,11 +17,12 @@ from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, ModelFileError
 from shortlist.models.base import Recommender
 from shortlist.pipeline.spec import StageSpec
-from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
+from shortlist.pipeline.stage_kinds import STAGES, StageKind
 from shortlist.ranking._kernels import zscore
-from shortlist.ranking.deepfm import deepfm_ranker_class
+from shortlist.retrieval._kernels import best_first
+from shortlist.retrieval.types import Candidates, Request
 
-__all__ = ["PREVIOUS", "Stage", "build_stage", "standardise"]
+__all__ = ["PREVIOUS", "STAGES", "Stage", "build_stage", "standardise"]
 
 #: feature name of the previous stage's score in a stacked stage's input
 PREVIOUS = "previous_score"
@@ -34,42 +35,52 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 
 
 class Stage:
-    """Scores candidates' feature rows and keeps the best ``budget``."""
+    """A ranking stage: ``stage(request, candidates) -> candidates``, scored and cut to ``budget``.
+
+    What the stage's kind does (build, train, score) comes from :data:`STAGES`; budgets,
+    stacking and the calling convention are the same for every kind.
+    """
 
     def __init__(self, spec: StageSpec, model: Recommender | None = None) -> None:
         self.spec = spec
         self.name = spec.name
         self.kind = spec.kind
         self.budget = spec.budget
-        self.model = model
         self.stack = spec.stack
         #: trained elsewhere (by the tuner): the pipeline's label folds leave it as it is
         self.pretrained = False
+        kind = STAGES.get_class(self.kind)
         params = dict(spec.params)
-        if self.stack and self.kind in ("lightgbm", "deepfm"):
+        if self.stack and kind.boosts_from_previous:
             params.setdefault("base_feature", PREVIOUS)
         self.params = params
         try:
-            if self.kind == "linear":
-                self.scorer: Any = LinearScorer(**params)
-            elif self.kind == "lightgbm":
-                self.scorer = LambdaMARTRanker(**params)
-            elif self.kind == "deepfm":
-                self.scorer = deepfm_ranker_class()(**params)
-            elif self.kind == "value-model":
-                self.labels = params.pop("labels", {})
-                self.scorer = ValueModel(**params)
-            else:
-                self.scorer = None
+            self.impl: StageKind = kind(params, model)
         except TypeError as exc:
             raise ConfigError(f"stage {self.name!r} ({self.kind}): bad params {params}: {exc}") from None
 
     @property
+    def scorer(self) -> Any:
+        """The kind's scorer (``None`` for a model stage)."""
+        return self.impl.scorer
+
+    @scorer.setter
+    def scorer(self, value: Any) -> None:
+        self.impl.scorer = value
+
+    @property
+    def model(self) -> Recommender | None:
+        """The fitted model a ``model`` stage scores with."""
+        return self.impl.model
+
+    @model.setter
+    def model(self, value: Recommender | None) -> None:
+        self.impl.model = value
+
+    @property
     def trainable(self) -> bool:
         """Whether the stage learns from label folds (a model stage or a fixed blend does not)."""
-        if self.kind == "linear":
-            return self.scorer.trainable
-        return self.kind != "model"
+        return self.impl.trainable
 
     def inputs(self, x: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         """The stage's feature rows: ``x``, plus the standardised previous scores when stacked."""
@@ -87,25 +98,24 @@ class Stage:
     def fit(self, x: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray,
             feature_names: list[str], valid: tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None) -> None:
         """Train on rows of candidate features; ``labels["relevant"]`` is the default target."""
-        y = labels["relevant"]
-        if self.kind == "linear":
-            self.scorer.fit(x, y, feature_names, groups)
-        elif self.kind in ("lightgbm", "deepfm"):
-            v = None if valid is None or valid[0].shape[0] == 0 else (valid[0], valid[1]["relevant"], valid[2])
-            self.scorer.fit(x, y, groups, valid=v, feature_names=feature_names)
-        elif self.kind == "value-model":
-            targets = {name: labels.get(self.labels.get(name, name), labels["relevant"])
-                       for name in self.scorer.objectives}
-            self.scorer.fit(x, targets, feature_names)
+        self.impl.fit(x, labels, groups, feature_names, valid)
 
-    def score(self, x: np.ndarray, user_index: int, items: np.ndarray,
-              history: Any = None) -> np.ndarray:
-        """Scores for the candidate rows."""
-        if self.kind == "model":
-            if user_index >= 0 and user_index < len(self.model.users_):
-                return self.model.score_indices(np.array([user_index]), items)[0]
-            return np.asarray(self.model._score_history(history), np.float32)[0, items]
-        return self.scorer.score(x)
+    def scores(self, request: Request, candidates: Candidates) -> np.ndarray:
+        """This stage's score of every candidate, before the budget cut (float32)."""
+        x = candidates.rows if candidates.rows is not None else np.zeros((len(candidates), 0), np.float32)
+        return np.asarray(self.impl.score(self.inputs(x, candidates.scores), request, candidates.items), np.float32)
+
+    def __call__(self, request: Request, candidates: Candidates) -> Candidates:
+        """The best ``budget`` candidates, best first, scored by this stage.
+
+        ``candidates.rows`` holds their feature rows and ``candidates.scores`` the previous
+        stage's scores (what a stacked stage reads).
+        """
+        scores = self.scores(request, candidates)
+        order = best_first(scores, candidates.items, self.budget)
+        out = candidates.take(order)
+        out.scores = scores[order]
+        return out
 
     # -- persistence -------------------------------------------------------------------
     def to_part(self) -> Part:

@@ -22,6 +22,7 @@ from shortlist.errors import ConfigError
 from shortlist.pipeline.spec import TrainingSpec
 from shortlist.pipeline.stages import Stage
 from shortlist.retrieval._kernels import best_first
+from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["TrainingRow", "fit_on_label_folds", "fit_stages", "label_matrices", "training_rows"]
 
@@ -108,7 +109,8 @@ def fit_stages(stages: list[Stage], rows: list[TrainingRow], names: list[str], t
         # the next stage trains on what this one keeps, cut and scored exactly as at serving
         scored, kept = [], []
         for r in rows:
-            s = np.asarray(st.score(st.inputs(r.features, r.previous), r.user, r.items), np.float32)
+            previous = np.zeros(len(r.items), np.float32) if r.previous is None else r.previous
+            s = st.scores(Request(user_index=r.user), Candidates(r.items, previous, rows=r.features))
             top = best_first(s, np.asarray(r.items, np.int64), st.budget)
             sub = {k: v[top] for k, v in r.labels.items()}
             scored.append(replace(r, previous=s))
