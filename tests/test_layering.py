@@ -64,6 +64,7 @@ RANKS: dict[str, float] = {
     "rules": 5,
     "evaluation": 5.5,
     "pipeline": 6,
+    "report": 6.5,  # the evaluation report: draws a fitted pipeline's per-stage lists (serving's UI reuses its charts)
     "online": 7,
     "serving": 8,
     "cli": 9,

@@ -16,6 +16,7 @@ from shortlist.cli.common import (
     stderr_line,
 )
 from shortlist.cli.paths import existing_file
+from shortlist.cli.report_option import add_report_arguments, write_evaluation_report
 from shortlist.data.splits import PROTOCOLS
 from shortlist.errors import ConfigError
 
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="search space entry for --tune (repeatable; default: the model's own)")
     parser.add_argument("--trials", type=int, default=12, help="random-search trials for --tune")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_report_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if tuned is not None:
         result.info["tuning"] = tuned.to_dict()
+    if args.report:
+        write_evaluation_report(args, (args.model, model, result.metrics), dataset, k)
     if args.json:
         print_json(result.to_dict())
     else:
@@ -113,6 +117,9 @@ def _run_pipeline(args: argparse.Namespace, k: int) -> int:
     final["peak_memory_mb"] = round(peak / 2**20, 1)
     final["stages"] = {name: {m: r.metrics[m] for m in (f"ndcg@{k}", f"recall@{k}", "coverage")}
                        for name, r in results.items()}
+    if args.report:
+        write_evaluation_report(args, (f"pipeline {pipeline.spec.name}", pipeline, results["rules"].metrics),
+                                dataset, k)
     if args.json:
         print_json(final)
         return 0
