@@ -9,7 +9,11 @@ kernel spreads new connections over them by a hash of the client address, the wa
 shares the port without balancing, as outside Linux), :func:`serve_workers` falls back to
 uvicorn's shared socket.
 
-The supervisor restarts a worker that dies and stops all of them on SIGINT / SIGTERM.
+The supervisor restarts a worker that dies and stops all of them on SIGINT / SIGTERM. A
+worker that cannot build the app (a model folder that does not load, an unreachable
+redis) sends the reason to the supervisor over a pipe instead of printing a traceback:
+the supervisor stops every worker and raises :class:`WorkerStartError`, which the CLI
+prints as one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -22,13 +26,21 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["reuseport_supported", "serve_workers"]
+from shortlist.errors import ShortlistError
+
+__all__ = ["WorkerStartError", "reuseport_supported", "serve_workers"]
 
 log = logging.getLogger("shortlist.serving")
 APP = "shortlist.serving.app:app_from_env"
 #: a worker exiting sooner than this after its start counts as a failed start
 STARTUP_S = 300.0
 MAX_EARLY_EXITS = 3
+#: exit code of a worker that reported why it could not start (the supervisor does not restart it)
+START_FAILED = 3
+
+
+class WorkerStartError(ShortlistError, RuntimeError):
+    """A worker process could not start serving (the reason is in the message)."""
 
 
 def reuseport_supported() -> bool:
@@ -48,13 +60,36 @@ def _socket(host: str, port: int, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
-    """One worker process: its own listening socket, one uvicorn server (settings from env)."""
+def _describe(exc: BaseException) -> str:
+    """``exc`` in one line: a Shortlist error says what is wrong and the fix; anything else is named as a bug."""
+    if isinstance(exc, ShortlistError | OSError):
+        text = str(exc)
+    else:
+        text = (f"unexpected {type(exc).__name__}: {exc} (a bug in shortlist: rerun with `shortlist --traceback "
+                "serve ... --workers 1` to see the traceback, and report it)")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _worker(host: str, port: int, log_level: str, report: Any) -> None:
+    """One worker process: build the app (settings from env), then one uvicorn server on its own socket."""
     import uvicorn
 
+    try:
+        from shortlist.serving.app import app_from_env
+
+        app = app_from_env()
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the supervisor says what happens
+        return
+    except Exception as exc:  # noqa: BLE001 - every start-up failure goes to the supervisor, in one line
+        report.send(_describe(exc))
+        report.close()
+        sys.exit(START_FAILED)
     sock = _socket(host, port, listen=True)
-    config = uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    server.run(sockets=[sock])
+    if not server.started:  # uvicorn logged why (the app's start-up failed); a supervisor stopping us ignores it
+        report.send("the HTTP server did not start; see its log above")
+        sys.exit(START_FAILED)
 
 
 def serve_workers(settings: Any) -> int:
@@ -75,12 +110,23 @@ def serve_workers(settings: Any) -> int:
     ctx = mp.get_context("spawn")
     stopping = False
     started: dict[int, float] = {}
+    reports: dict[int, Any] = {}  # pid -> the read end of the pipe its start-up failure comes through
 
     def start() -> Any:
-        proc = ctx.Process(target=_worker, args=(settings.host, port, settings.log_level), daemon=False)
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(settings.host, port, settings.log_level, send), daemon=False)
         proc.start()
-        started[proc.pid] = time.monotonic()
+        send.close()  # the child holds its own copy; ours would keep the pipe from ever reaching EOF
+        started[proc.pid], reports[proc.pid] = time.monotonic(), recv
         return proc
+
+    def failure(proc: Any) -> str | None:
+        """The reason ``proc`` sent for not starting, if it sent one."""
+        conn = reports[proc.pid]
+        try:
+            return conn.recv() if conn.poll() else None
+        except (EOFError, OSError):  # it died without a word (a signal, a crash): the restart logic handles it
+            return None
 
     def stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -95,6 +141,10 @@ def serve_workers(settings: Any) -> int:
         while not stopping:
             time.sleep(0.2)
             for i, proc in enumerate(procs):
+                reason = None if stopping else failure(proc)
+                if reason is not None:  # every worker would fail the same way: stop, do not restart
+                    raise WorkerStartError(f"the server could not start on model folder "
+                                           f"{str(settings.model_dir)!r}: {reason}")
                 if proc.is_alive() or stopping:
                     continue
                 # a worker that dies while starting will die again: give up instead of looping
@@ -104,6 +154,7 @@ def serve_workers(settings: Any) -> int:
                           "see the log above", file=sys.stderr, flush=True)
                     return 1
                 log.warning("worker pid %s exited with code %s; starting a new one", proc.pid, proc.exitcode)
+                reports.pop(proc.pid).close()
                 procs[i] = start()
     finally:
         for proc in procs:
@@ -116,6 +167,8 @@ def serve_workers(settings: Any) -> int:
                 proc.kill()
                 proc.join()
         anchor.close()
+        for conn in reports.values():
+            conn.close()
         for s, handler in old.items():
             signal.signal(s, handler)
     return 0
