@@ -17,6 +17,7 @@ from shortlist.rules.filters import (
     SensitiveCategories,
     tfidf_matrix,
 )
+from shortlist.rules.hours import OpeningHours
 from shortlist.rules.placement import Pin, Pinned
 from shortlist.rules.registry import (
     available_rules,
@@ -40,6 +41,7 @@ __all__ = [
     "FreshnessBoost",
     "GeoRadius",
     "ItemAttributes",
+    "OpeningHours",
     "Pin",
     "Pinned",
     "PriceRange",
