@@ -45,6 +45,55 @@ def test_hand_computed_estimates():
     assert ope.replay(reward=REWARD, action=ACTION, action_dist=det) == pytest.approx(1.0)
 
 
+def test_doubly_robust_clips_the_importance_weights_by_hand():
+    # clip 1.5: w = [1.2, 3.2, 2.0, 2.0] -> [1.2, 1.5, 1.5, 1.5]; DM and residuals as above
+    dr = [0.36 + 1.2 * 0.5, 0.37 - 1.5 * 0.4, 0.35 + 1.5 * 0.4, 0.20 - 1.5 * 0.2]   # [0.96, -0.23, 0.95, -0.10]
+    assert ope.estimate("dr", **ARGS, clip=1.5) == pytest.approx(0.395)
+    assert sum(dr) / 4 == pytest.approx(0.395)
+    assert ope.doubly_robust(**ARGS, clip=1.5) == pytest.approx(0.395)
+    np.testing.assert_allclose(ope.round_rewards("dr", **ARGS, clip=1.5), dr)
+    # a clip above every weight changes nothing; clip 0 leaves DM
+    assert ope.doubly_robust(**ARGS, clip=3.2) == pytest.approx(0.25)
+    assert ope.estimate("dr", **ARGS, clip=0.0) == pytest.approx(0.32)
+    # the named wrappers pass their own parameter on
+    assert ope.ips(**{k: v for k, v in ARGS.items() if k != "estimated_rewards"}, clip=1.5) == pytest.approx(0.675)
+    assert ope.switch_dr(**ARGS, threshold=2.5) == pytest.approx(ope.estimate("switch-dr", **ARGS, threshold=2.5))
+    assert ope.switch_dr(**ARGS, threshold=2.5) != pytest.approx(0.25)
+    assert ope.dr_os(**ARGS, lambda_=4.0) == pytest.approx(ope.estimate("dr-os", **ARGS, lambda_=4.0))
+    assert ope.dr_os(**ARGS) == pytest.approx(0.32)  # lambda_ 0 by default: DM
+    assert ope.direct_method(action_dist=PI_E, estimated_rewards=Q_HAT) == pytest.approx(0.32)
+    assert ope.snips(**{k: v for k, v in ARGS.items() if k != "estimated_rewards"}) == pytest.approx(3.2 / 8.4)
+
+
+def test_evaluate_routes_clip_threshold_and_lambda_to_their_estimators():
+    fb = LoggedFeedback(np.zeros((4, 1)), ACTION, REWARD, PSCORE, 3)
+    params = {"clip": 1.5, "threshold": 2.5, "lambda_": 4.0}
+    out = ope.evaluate(fb, PI_E, Q_HAT, n_bootstrap=200, seed=3, **params)
+    assert set(out) == {"ips", "snips", "dm", "dr", "switch-dr", "dr-os"}
+    # each estimator gets only its own parameter: ips and dr the clip, switch-dr the threshold,
+    # dr-os lambda_; snips and dm none of them
+    expected = {"ips": 0.675, "dr": 0.395, "snips": 3.2 / 8.4, "dm": 0.32,
+                "switch-dr": ope.estimate("switch-dr", **ARGS, threshold=2.5),
+                "dr-os": ope.estimate("dr-os", **ARGS, lambda_=4.0)}
+    for name, value in expected.items():
+        assert out[name]["value"] == pytest.approx(value), name
+        own = {k: v for k, v in params.items() if (name, k) in {("ips", "clip"), ("dr", "clip"),
+                                                                 ("switch-dr", "threshold"), ("dr-os", "lambda_")}}
+        terms = ope.round_rewards(name, **ARGS, **own)
+        ci = ope.bootstrap_ci(terms, n_bootstrap=200, seed=3)
+        assert (out[name]["lower"], out[name]["upper"]) == (ci["lower"], ci["upper"]), name
+        assert out[name]["lower"] <= out[name]["value"] <= out[name]["upper"], name
+    # without a reward model the estimators that need one are left out; a chosen list is kept to
+    only_p = ope.evaluate(fb, PI_E, estimators=ope.ESTIMATORS, n_bootstrap=50, clip=1.5)
+    assert set(only_p) == {"replay", "ips", "snips"}
+    assert only_p["ips"]["value"] == pytest.approx(0.675)
+    assert set(ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=50)) == {"dr"}
+    # alpha reaches the interval: a 50 % interval lies inside the 95 % one
+    wide = ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=400)["dr"]
+    narrow = ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=400, alpha=0.5)["dr"]
+    assert wide["lower"] < narrow["lower"] <= narrow["upper"] < wide["upper"]
+
+
 def test_bootstrap_interval_contains_estimate_and_narrows():
     rng = np.random.default_rng(0)
     small = ope.bootstrap_ci(rng.random(50), n_bootstrap=500, seed=1)
