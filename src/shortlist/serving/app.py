@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from shortlist.online.event_log import EventLog
 from shortlist.online.memory_state import MemoryState
 from shortlist.online.recovery import Checkpointer, restore_state
 from shortlist.online.state import make_state
+from shortlist.online.training.sync import OnlineModelReader
 from shortlist.online.updater import ModelHolder, Updater
 from shortlist.serving.docs import install_docs
 from shortlist.serving.errors import error_body, install_error_handlers
@@ -173,6 +175,7 @@ def create_app(settings: Settings) -> FastAPI:
     checkpointer = _restore(settings, state, event_log, updater)
     m = metrics.Metrics()
     m.set_version(holder.current.version)
+    online = OnlineModelReader(Path(settings.model_dir) / "online" / "sync")  # what `train-online` publishes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,10 +183,12 @@ def create_app(settings: Settings) -> FastAPI:
         restore_threads = _limit_threads(settings.threads)
         if checkpointer is not None:
             checkpointer.start()
+        online.start()
         try:
             yield
         finally:
             restore_threads()
+            online.stop()
             if task is not None:
                 task.cancel()
             if checkpointer is not None:  # graceful stop: the next start replays nothing
@@ -201,6 +206,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.checkpointer = checkpointer
     app.state.metrics = m
     app.state.started_at = time.time()
+    app.state.online = online
     install_error_handlers(app)
     install_openapi(app, settings)
     install_docs(app)

@@ -160,6 +160,8 @@ class HealthOut(BaseModel):
     events_logged: int
     #: the answering server process (several run with ``--workers``)
     pid: int
+    #: the online-trained FM this process holds (``shortlist train-online``): version, trained_seq, lag
+    online: dict[str, Any] | None = None
 
 
 class ReloadIn(_In):

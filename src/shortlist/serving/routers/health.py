@@ -25,4 +25,4 @@ def health(request: Request) -> HealthOut:
     mv = st.holder.current
     return HealthOut(status="ok", model_version=mv.version, model_dir=str(mv.path), loaded_at=mv.loaded_at,
                      uptime_s=time.time() - st.started_at, events_logged=st.event_log.count(),
-                     pid=os.getpid())
+                     pid=os.getpid(), online=st.online.health(st.event_log.last_seq()))
