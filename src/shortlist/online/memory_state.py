@@ -22,7 +22,7 @@ import numpy as np
 
 from shortlist.errors import ConfigError
 from shortlist.online.histories import GROWTH_SHIFT, HistoryStore
-from shortlist.online.state import MAX_EXPONENT, OnlineState, decayed_now, decayed_weight
+from shortlist.online.state_base import MAX_EXPONENT, OnlineState, decayed_now, decayed_weight
 
 __all__ = ["USER_OVERHEAD_BYTES", "MemoryState"]
 
