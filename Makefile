@@ -20,7 +20,7 @@ demo: venv
 OBP := --no-deps --ignore-requires-python --no-binary obp "obp==0.5.7"
 
 test: venv
-	$(PIP) -e ".[ann,ranking,serve,neural,test]"
+	$(PIP) -e ".[ann,ranking,serve,neural,ray,test]"
 	$(PIP) $(OBP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/python -m pytest

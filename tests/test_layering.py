@@ -11,7 +11,7 @@ The layers, bottom to top::
 
     errors, params (0) -> core (0.5) -> data (1) -> models (2) -> neural (2.5) -> retrieval (3)
     -> ranking (4) -> bandits (4.5) -> rules (5) -> evaluation (5.5) -> pipeline (6)
-    -> online (7) -> serving (8) -> cli (9) -> the ``shortlist`` facade / ``__main__`` (10)
+    -> distributed (6.5) -> online (7) -> serving (8) -> cli (9) -> the ``shortlist`` facade / ``__main__`` (10)
 
 Placement of the packages beside the main line:
 
@@ -31,6 +31,10 @@ Placement of the packages beside the main line:
   depends on the evaluator. What lower layers share with it (the metric kernels
   ``ranking_metrics``, ``hit_matrix``, ``query_ndcg``, the pydantic-error wording) lives in
   the ground floor, ``shortlist.core``.
+
+* ``distributed`` (6.5) is an optional extra (Ray): blocked ALS over ``models`` and batch
+  recommendations over a saved ``pipeline``, so it sits just above ``pipeline``; ``cli``
+  reaches it only lazily (``shortlist train --ray``), so the engine imports without Ray.
 
 The root package ``shortlist/__init__.py`` is a facade that re-exports from the layers;
 nothing inside the package may import it (``__version__`` lives in ``shortlist.core``).
@@ -64,6 +68,7 @@ RANKS: dict[str, float] = {
     "rules": 5,
     "evaluation": 5.5,
     "pipeline": 6,
+    "distributed": 6.5,  # optional extra (Ray): ALS blocks on actors, batch recommendations
     "report": 6.5,  # the evaluation report: draws a fitted pipeline's per-stage lists (serving's UI reuses its charts)
     "online": 7,
     "serving": 8,
@@ -73,7 +78,7 @@ RANKS: dict[str, float] = {
 }
 
 #: Packages with optional third-party dependencies: others import them only inside functions.
-OPTIONAL_EXTRAS = {"neural"}
+OPTIONAL_EXTRAS = {"neural", "distributed"}
 
 #: The only imports allowed to go up, as (importing module, imported module): reason.
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {
