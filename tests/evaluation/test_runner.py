@@ -6,11 +6,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from shortlist.cli.main import main
 from shortlist.data import Interactions, random_holdout
 from shortlist.errors import ConfigError
 from shortlist.evaluation import evaluate, evaluate_protocol
+from shortlist.evaluation.runner import recommend_for_split
 from shortlist.evaluation.tuning import parse_space, tune
 from shortlist.models import Popularity
+from shortlist.models.base import Recommender
 from tests.conftest import block_interactions, shared_dataset
 
 
@@ -38,16 +41,71 @@ def test_strong_generalization_protocol_runs_from_history():
     assert 0.15 < result["ndcg@10"] < 0.35
 
 
+class SeenFirst(Recommender):
+    """Scores every training item of a user above every other item: only exclusion hides them."""
+
+    def _fit(self, data, *, progress):
+        pass
+
+    def _score_block(self, user_idx, item_idx):
+        seen = self.train_[user_idx].toarray() > 0
+        rest = np.linspace(0.0, 0.5, self.train_.shape[1])[None, :]  # a fixed order of unseen items
+        scores = np.where(seen, 10.0, rest).astype(np.float32)
+        return scores if item_idx is None else scores[:, item_idx]
+
+
 def test_evaluate_excludes_training_items():
     data = block_interactions()
     split = random_holdout(data, 0.3, seed=0)
-    model = Popularity().fit(split.train)
+    model = SeenFirst().fit(split.train)
+    users, top = recommend_for_split(model, split, 5)
+    train = split.train.matrix.toarray() > 0
+    assert (top >= 0).all()
+    assert not train[users[:, None], top].any(), "a training item is in an evaluated top-k"
+    # the metrics are those of these filtered lists (and the seen items would all have been misses)
     res = evaluate(model, split, k=5)
-    assert 0.0 <= res["ndcg@5"] <= 1.0
+    test = split.test.matrix.toarray() > 0
+    hits = test[users[:, None], top]
+    assert res["precision@5"] == pytest.approx(hits.sum(axis=1).mean() / 5)
+    assert res["precision@5"] > 0
     assert res.info["n_eval_users"] == int((np.diff(split.test.matrix.indptr) > 0).sum())
 
 
-def test_tune_uses_only_training_data_and_picks_the_best_trial():
+def timed_csv(path, shift_test: bool):
+    """Block data with times; with ``shift_test`` the last 20 % of events go to the other community.
+
+    Both files have the same training part under temporal:0.8 and the same item set.
+    """
+    coo = block_interactions(n_users=60, n_items=40, density=0.5, seed=3).matrix.tocoo()
+    rng = np.random.default_rng(0)
+    t = rng.permutation(coo.nnz).astype(np.int64) + 1_000
+    items = coo.col.copy()
+    if shift_test:
+        later = t > np.quantile(t, 0.8)
+        items[later] = (items[later] + 20) % 40
+    order = np.argsort(t)
+    pl.DataFrame({"user": coo.row[order], "item": items[order], "time": t[order]}).write_csv(path)
+    return path
+
+
+def test_tuning_in_evaluate_sees_only_the_training_part(tmp_path, capsys):
+    outs = []
+    for shift in (False, True):
+        path = timed_csv(tmp_path / f"events-{shift}.csv", shift)
+        code = main(["evaluate", "--data", str(path), "--columns", "user=user,item=item,time=time",
+                     "--model", "item-knn", "--protocol", "temporal:0.8", "--tune", "--trials", "3",
+                     "--space", "n_neighbors=2,5,30", "--space", "weighting=none", "--k", "5", "--json"])
+        assert code == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    a, b = outs
+    assert a["n_items"] == b["n_items"] == 40 and a["n_interactions"] == b["n_interactions"]
+    # another test part changes the measured scores but not what tuning chose or saw
+    assert a["tuning"] == b["tuning"]
+    assert a["params"] == b["params"]
+    assert a["ndcg@5"] != b["ndcg@5"]
+
+
+def test_tune_picks_the_best_trial():
     data = block_interactions(n_users=60, n_items=40)
     split = random_holdout(data, 0.25, seed=42)
     result = tune("popularity", split.train, space={"by": ["users", "weight"]}, n_trials=5)
