@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", choices=["memory", "redis"], help="where online state lives")
     parser.add_argument("--watch", type=float, metavar="SECONDS", dest="watch_interval_s",
                         help="swap automatically when MODEL_DIR changes, checking every SECONDS")
+    parser.add_argument("--ui-admin", action="store_true", default=None,
+                        help="let the inspector at /ui run admin actions (reload); it is read-only otherwise")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config, model_dir=args.model_dir, host=args.host, port=args.port,
                              workers=args.workers, events_db=args.events_db, state=args.state,
-                             watch_interval_s=args.watch_interval_s)
+                             watch_interval_s=args.watch_interval_s, ui_admin=args.ui_admin)
     settings.check_security()
     if settings.workers > 1:
         if settings.state != "redis":

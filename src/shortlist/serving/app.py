@@ -24,6 +24,7 @@ from shortlist.serving.errors import error_body, install_error_handlers
 from shortlist.serving.openapi import install_openapi
 from shortlist.serving.routers import admin, events, health, items, metrics, recommend
 from shortlist.serving.settings import Settings, load_settings
+from shortlist.serving.ui import router as ui_router
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -212,6 +213,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     for module in (recommend, items, events, health, metrics, admin):
         app.include_router(module.router)
+    app.include_router(ui_router)  # the inspector at /ui (docs/ui.md)
     app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=m)
     return app
 

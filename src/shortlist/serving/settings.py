@@ -80,6 +80,8 @@ class Settings(BaseModel):
     #: saves, and spinning threads of several workers fight over the cores.
     threads: int = Field(default=1, ge=0, le=256)
     log_level: str = "info"
+    #: the inspector at /ui allows admin actions (reload the model folder); read-only otherwise
+    ui_admin: bool = False
 
     def resolved_events_db(self) -> Path:
         """Path of the SQLite event log (default: ``events.sqlite`` inside the model folder)."""
