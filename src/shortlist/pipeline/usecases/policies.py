@@ -1,0 +1,176 @@
+"""What serves the simulated requests: popularity, any pipeline, a bandit over its candidates, rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shortlist.bandits.context_free import UCB1, ThompsonBeta
+from shortlist.bandits.linear import LinUCB, LinUCBHybrid
+from shortlist.bandits.slates import RowsCascade
+from shortlist.data.dataset import Dataset
+from shortlist.pipeline.pipeline import Pipeline
+from shortlist.pipeline.rows import recommend_rows
+from shortlist.pipeline.usecases.spec import BanditSpec, RowsSpec
+from shortlist.retrieval.types import Request
+
+__all__ = ["BanditPolicy", "PipelinePolicy", "PopularityPolicy", "RowsPolicy", "Served", "rows_from_ranking"]
+
+
+@dataclass
+class Served:
+    """What one request showed: rows of item indices (one row for a flat list), top first."""
+
+    rows: list[np.ndarray]
+    row_ids: list[Any] = field(default_factory=list)
+
+
+def rows_from_ranking(ranked: np.ndarray, category: np.ndarray, order: list[int], per_row: int) -> list[np.ndarray]:
+    """One row per category in ``order``, each the ranking restricted to that category."""
+    cats = category[ranked]
+    return [ranked[cats == c][:per_row] for c in order]
+
+
+class UserProfiles:
+    """Each user's category mix (training history plus online clicks) with a bias term: bandit contexts."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.category = dataset.item_features.categorical("category")[0].astype(np.int64)
+        n_cat = int(self.category.max()) + 1
+        m = dataset.interactions.matrix.tocoo()
+        self.counts = np.zeros((m.shape[0], n_cat))
+        np.add.at(self.counts, (m.row, self.category[m.col]), 1.0)
+
+    def context(self, user: int) -> np.ndarray:
+        c = self.counts[user]
+        return np.concatenate([c / max(c.sum(), 1.0), [1.0]])
+
+    def clicked(self, user: int, items: np.ndarray) -> None:
+        np.add.at(self.counts[user], self.category[items], 1.0)
+
+
+class PopularityPolicy:
+    """The most consumed training items (distinct users), minus what the user already had."""
+
+    def __init__(self, dataset: Dataset, *, rows: RowsSpec | None = None) -> None:
+        m = dataset.interactions.matrix
+        self.seen = m.tocsr()
+        counts = np.diff(m.tocsc().indptr)
+        self.ranked = np.lexsort((np.arange(counts.size), -counts))
+        self.ranked = self.ranked[counts[self.ranked] > 0]
+        self.rows, self.category = rows, UserProfiles(dataset).category
+        self.row_order = list(np.argsort(-np.bincount(self.category[self.ranked[:200]], minlength=1)))
+
+    def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
+        blocked = np.concatenate([self.seen.indices[self.seen.indptr[user]:self.seen.indptr[user + 1]], exclude])
+        ranked = self.ranked[~np.isin(self.ranked, blocked)]
+        if self.rows is None:
+            return Served([ranked[:k]])
+        order = self.row_order[: self.rows.n_rows]
+        return Served(rows_from_ranking(ranked, self.category, order, self.rows.per_row), order)
+
+    def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
+        pass
+
+
+class PipelinePolicy:
+    """Any fitted pipeline; with ``rows``, its ranking fills category rows in a fixed popular order."""
+
+    def __init__(self, pipeline: Pipeline, *, rows: RowsSpec | None = None, dataset: Dataset | None = None) -> None:
+        self.pipeline, self.rows = pipeline, rows
+        if rows is not None and dataset is not None:
+            pop = PopularityPolicy(dataset)
+            self.category, self.row_order = pop.category, pop.row_order
+
+    def request(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Request:
+        return Request(user_index=user, k=k, context=dict(context), exclude=np.asarray(exclude, np.int64))
+
+    def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
+        if self.rows is None:
+            return Served([self.pipeline.recommend(self.request(user, k, context, exclude)).item_indices])
+        budget = self.pipeline.spec.stages[-1].budget if self.pipeline.spec.stages else 100
+        ranked = self.pipeline.recommend(self.request(user, budget, context, exclude), upto="ranking").item_indices
+        order = self.row_order[: self.rows.n_rows]
+        return Served(rows_from_ranking(ranked, self.category, order, self.rows.per_row), order)
+
+    def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
+        pass
+
+
+class BanditPolicy(PipelinePolicy):
+    """Hybrid LinUCB over the pipeline's candidates: arms are items (category features), updated per event."""
+
+    def __init__(self, pipeline: Pipeline, spec: BanditSpec, dataset: Dataset, publish: np.ndarray,
+                 seed: int = 0) -> None:
+        super().__init__(pipeline)
+        self.spec, self.publish, self.profiles = spec, publish, UserProfiles(dataset)
+        self.n_cat = int(self.profiles.category.max()) + 1
+        self.bandit = LinUCBHybrid(alpha=spec.alpha, seed=seed)
+        self.known: set[int] = set()
+
+    def _arm_features(self, items: np.ndarray) -> np.ndarray:
+        f = np.zeros((items.size, self.n_cat + 1))
+        f[np.arange(items.size), self.profiles.category[items]] = 1.0
+        f[:, -1] = 1.0
+        return f
+
+    def _refresh_arms(self, items: np.ndarray, now: float) -> None:
+        new = np.asarray([i for i in items.tolist() if i not in self.known], np.int64)
+        if new.size:
+            self.bandit.add_arms(new, features=self._arm_features(new))
+            self.known.update(new.tolist())
+        arms = np.asarray(sorted(self.known), np.int64)
+        old = arms[(now - self.publish[arms]) > self.spec.max_age_hours * 3600.0]
+        if old.size:  # expired stories leave the bandit, which keeps its state small
+            self.bandit.remove_arms(old)
+            self.known.difference_update(old.tolist())
+
+    def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
+        pool = self.pipeline.recommend(self.request(user, self.spec.pool, context, exclude)).item_indices
+        if pool.size <= k:
+            return Served([pool])
+        self._refresh_arms(pool, float(context["now"]))
+        pool = pool[np.isin(pool, np.fromiter(self.known, np.int64))]
+        x = self.profiles.context(user)[None, :]
+        return Served([np.asarray(self.bandit.select(x, pool, k).actions[0], np.int64)])
+
+    def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
+        items, c = served.rows[0], clicks[0]
+        live = np.isin(items, np.fromiter(self.known, np.int64))
+        if live.any():
+            x = np.repeat(self.profiles.context(user)[None, :], int(live.sum()), axis=0)
+            self.bandit.update(x, items[live], c[live].astype(np.float64))
+        self.profiles.clicked(user, items[c])
+
+
+_ROW_POLICIES = {"linucb": lambda s: LinUCB(alpha=s.alpha), "ts-beta": lambda s: ThompsonBeta(),
+                 "ucb1": lambda s: UCB1()}
+
+
+class RowsPolicy(PipelinePolicy):
+    """A bandit orders category rows (cascade feedback); each row is the pipeline's ranking in that category."""
+
+    def __init__(self, pipeline: Pipeline, spec: RowsSpec, dataset: Dataset, seed: int = 0) -> None:
+        super().__init__(pipeline)
+        self.spec, self.profiles = spec, UserProfiles(dataset)
+        cat = self.profiles.category
+        self.row_items = {int(c): np.flatnonzero(cat == c) for c in np.unique(cat)}
+        self.cascade = RowsCascade(_ROW_POLICIES[spec.policy](spec), n_seen=spec.n_seen)
+        self.cascade.policy.add_arms(list(self.row_items))
+
+    def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
+        x = self.profiles.context(user) if self.cascade.policy.uses_context else None
+        page = recommend_rows(self.pipeline, self.request(user, k, context, exclude), self.row_items, self.cascade,
+                              context=x, n_rows=self.spec.n_rows, per_row=self.spec.per_row)
+        rows = [self.pipeline.items_.index(np.asarray(page.items[r])) if page.items[r] else np.zeros(0, np.int64)
+                for r in page.rows]
+        return Served([np.asarray(r, np.int64) for r in rows], list(page.rows))
+
+    def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
+        x = self.profiles.context(user) if self.cascade.policy.uses_context else None
+        hit = np.asarray([[float(c.any()) for c in clicks]])
+        self.cascade.update(x, np.asarray([served.row_ids]), hit)
+        for items, c in zip(served.rows, clicks):
+            self.profiles.clicked(user, items[c])
