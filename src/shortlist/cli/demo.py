@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"pipeline -> {out / 'pipeline'}   plot -> {plot}")
     print(f"next: shortlist recommend --model-dir {out / 'pipeline'} --user {user} --explain")
     print(f"      shortlist serve --model-dir {out / 'pipeline'}")
+    print(f"      shortlist ui --model-dir {out / 'pipeline'}   (the inspector, without serving traffic)")
     print(f"\ndone in {time.perf_counter() - started:.1f} s")
     if args.serve:
         return _serve(out / "pipeline", user, args.port)
@@ -100,6 +101,7 @@ def _serve(model_dir: Path, user: str, port: int) -> int:
 
     _section("6. serving")
     print(f"docs:   http://127.0.0.1:{port}/docs")
+    print(f"ui:     http://127.0.0.1:{port}/ui/users/{user}   (why these items for user {user}; overview at /ui)")
     print(f"try:    curl -s -X POST http://127.0.0.1:{port}/recommend -H 'Content-Type: application/json' "
           f"-d '{{\"user_id\": \"{user}\", \"k\": 5, \"explain\": true}}'", flush=True)
     parser = argparse.ArgumentParser()

@@ -36,11 +36,11 @@ def _rows_to_table(rows: list[tuple]) -> list[dict[str, Any]]:
 
 
 def arms(path: Path | None, limit: int = 20) -> list[dict[str, Any]]:
-    """Items shown by an exploring policy (impressions with a propensity): impressions, clicks, CTR with interval."""
+    """Items an exploring slot drew (impressions with propensity < 1): impressions, clicks, CTR with interval."""
     rows = query_log(path, f"""
         SELECT i.item_id, COUNT(*), SUM(EXISTS(SELECT 1 FROM events c WHERE c.user_id = i.user_id
                AND c.item_id = i.item_id AND c.type IN ({_CLICKS}) AND c.seq > i.seq))
-        FROM events i WHERE i.type = 'impression' AND i.propensity IS NOT NULL
+        FROM events i WHERE i.type = 'impression' AND i.propensity < 1
         GROUP BY i.item_id ORDER BY COUNT(*) DESC LIMIT ?""", (limit,))
     return _rows_to_table(rows)
 

@@ -67,8 +67,11 @@ def explain(pipeline: Any, asked: Asked, online: list[str]) -> dict[str, Any]:
                        "drops": [{"rule": d.stage, "reason": d.reason, "count": int(d.items.size),
                                   "items": d.items[:30].tolist()} for d in s.drops]})
     final = []
+    props = resp.propensities
     for pos, (idx, score) in enumerate(zip(resp.item_indices.tolist(), resp.scores.tolist())):
+        explored = props is not None and pos < len(props) and float(props[pos]) < 1.0
         final.append({"index": int(idx), "position": pos + 1, "score": float(score),
+                      "propensity": float(props[pos]) if explored else None,
                       "sources": sources.get(int(idx), []),
                       "stages": {name: r.get(int(idx)) for name, r in ranked.items()}})
     return {"request": req, "response": resp, "items": final, "funnel": funnel, "per_source": counts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from shortlist.serving.ui.auth import csrf_token
+from shortlist.serving.ui.auth import PRE_COOKIE, SESSION_COOKIE, csrf_token
 
 __all__ = ["HERE", "page", "svg"]
 
@@ -52,9 +53,15 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     """Render ``template`` with what every page needs (version, CSRF token, admin mode)."""
     st = request.app.state
     holder = getattr(st, "holder", None)
+    fresh = None
+    if not (request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)):
+        fresh = request.cookies[PRE_COOKIE] = secrets.token_urlsafe(24)  # the forms' CSRF token binds to it
     html = _ENV.get_template(template).render(
         request=request, version=holder.current.version if holder else "", csrf=csrf_token(request),
         admin=bool(getattr(st.settings, "ui_admin", False)), **context)
-    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP,
+    resp = HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP,
                                                            "X-Content-Type-Options": "nosniff",
                                                            "Cache-Control": "no-store"})
+    if fresh is not None:
+        resp.set_cookie(PRE_COOKIE, fresh, httponly=True, samesite="strict", path="/ui")
+    return resp

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,8 +27,11 @@ _STATIC = {"ui.css": "text/css", "ui.js": "text/javascript"}
 
 
 def _events_db(st: Any) -> Path | None:
+    """The log the figures come from: the one `shortlist ui` was pointed at, else the server's own."""
+    if getattr(st, "ui_events_db", None) is not None:
+        return st.ui_events_db
     log = getattr(st, "event_log", None)
-    return log.path if log is not None else getattr(st, "ui_events_db", None)
+    return log.path if log is not None else None
 
 
 def _online(st: Any, user_id: str) -> list[str]:
@@ -153,12 +155,8 @@ async def static(name: str) -> Response:
 
 @router.get("/login")
 async def login_form(request: Request, next: str = "/ui") -> Response:
-    """The login form; sets the pre-login cookie its CSRF token is bound to."""
-    pre = request.cookies.get(auth.PRE_COOKIE) or secrets.token_urlsafe(24)
-    request.cookies[auth.PRE_COOKIE] = pre  # the token below must match the cookie sent with the form
-    resp = page(request, "login.html", next=next if next.startswith("/ui") else "/ui", error="")
-    resp.set_cookie(auth.PRE_COOKIE, pre, httponly=True, samesite="strict", path="/ui")
-    return resp
+    """The login form (``page`` sets the pre-login cookie its CSRF token is bound to)."""
+    return page(request, "login.html", next=next if next.startswith("/ui") else "/ui", error="")
 
 
 @router.post("/login")

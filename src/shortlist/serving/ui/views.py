@@ -68,7 +68,7 @@ def overview_view(st: Any, events_db: Path | None, sampler: Any) -> dict[str, An
 
 def _cards(view: Any, ex: dict[str, Any]) -> list[dict[str, Any]]:
     return [view.card(it["index"], position=it["position"], score=it["score"], sources=it["sources"],
-                      stages=it["stages"]) for it in ex["items"]]
+                      stages=it["stages"], propensity=it["propensity"]) for it in ex["items"]]
 
 
 def user_view(pipeline: Any, asked: Asked, online: list[str]) -> dict[str, Any]:
