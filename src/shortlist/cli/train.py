@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="overwrite --out even if it holds a trained pipeline (one a server may be serving)")
     add_tuning_arguments(parser)
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="fit the ALS models on a Ray cluster ('auto', host:port, or 'local' to start one on this "
+                             "machine), as [cluster] engine = \"ray\" in the spec does; needs shortlist[ray]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     budget = pipeline_budget(args, pipeline)
     dataset = load_dataset_from_args(args)
     t0 = time.perf_counter()
-    fit_tuned(pipeline, dataset, budget=budget, log=stderr_line, storage_dir=Path(args.out) / "tuning",
-              progress=None if sys.stderr.isatty() else False)
+    with _engine(pipeline, args.ray):
+        fit_tuned(pipeline, dataset, budget=budget, log=stderr_line, storage_dir=Path(args.out) / "tuning",
+                  progress=None if sys.stderr.isatty() else False)
     seconds = time.perf_counter() - t0
     path = pipeline.save(args.out)
     it = dataset.interactions
@@ -58,3 +62,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained pipeline {pipeline.spec.name!r} on {dataset.name}: {it.n_users} users, {it.n_items} items, "
           f"{it.n_events} events in {seconds:.1f} s (peak memory {peak_memory_bytes() / 2**30:.2f} GiB) -> {path}")
     return 0
+
+
+def _engine(pipeline, address: str | None):
+    """Where the models are fitted: here, or on Ray (``--ray`` or the spec's ``[cluster]``)."""
+    from contextlib import nullcontext
+
+    if address is None and pipeline.spec.cluster.engine != "ray":
+        return nullcontext()
+    from shortlist.distributed import on_ray
+
+    return on_ray(pipeline, None if address == "local" else address)

@@ -6,7 +6,7 @@ imports this package at module level, so the engine works without Ray.
 
 from shortlist.distributed.cluster import KillOnce, connected
 
-__all__ = ["KillOnce", "connected", "fit_als"]
+__all__ = ["KillOnce", "connected", "fit_als", "on_ray", "recommend_all"]
 
 
 def fit_als(*args, **kwargs):
@@ -14,3 +14,17 @@ def fit_als(*args, **kwargs):
     from shortlist.distributed.als import fit_als as _fit_als
 
     return _fit_als(*args, **kwargs)
+
+
+def on_ray(*args, **kwargs):
+    """Fit a pipeline's ALS models on Ray inside a ``with`` block (see :mod:`shortlist.distributed.engine`)."""
+    from shortlist.distributed.engine import on_ray as _on_ray
+
+    return _on_ray(*args, **kwargs)
+
+
+def recommend_all(*args, **kwargs):
+    """Top-k for every user of a saved pipeline, on Ray Data (see :mod:`shortlist.distributed.batch`)."""
+    from shortlist.distributed.batch import recommend_all as _recommend_all
+
+    return _recommend_all(*args, **kwargs)

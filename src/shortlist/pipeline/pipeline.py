@@ -77,6 +77,9 @@ class Pipeline:
     """A multi-stage recommender declared by a :class:`PipelineSpec` (TOML)."""
 
     name = "pipeline"
+    #: fits one model in place of ``model.fit`` - ``(model, interactions, progress) -> model``;
+    #: set by ``shortlist.distributed.on_ray`` so that the pipeline needs no import of Ray
+    model_fitter: Any = None
 
     def __init__(self, spec: PipelineSpec | dict[str, Any]) -> None:
         self.spec = spec if isinstance(spec, PipelineSpec) else parse_spec(spec)
@@ -98,9 +101,14 @@ class Pipeline:
     # -- building blocks ---------------------------------------------------------------
     def fit_models(self, dataset: Dataset, progress: bool | None) -> dict[str, Recommender]:
         """Every model of the spec, fitted on ``dataset``."""
+        if self.spec.cluster.engine != "local" and self.model_fitter is None:
+            raise ConfigError(f"[cluster] engine = {self.spec.cluster.engine!r} fits on a cluster: use "
+                              "shortlist.distributed.on_ray(pipeline) around fit, or `shortlist train --ray ADDRESS`")
         models = {}
         for name, ms in self.spec.models.items():
-            models[name] = create_model(ms.kind, ms.params).fit(dataset.interactions, progress=progress)
+            model = create_model(ms.kind, ms.params)
+            models[name] = (self.model_fitter(model, dataset.interactions, progress) if self.model_fitter
+                            else model.fit(dataset.interactions, progress=progress))
         return models
 
     def _assemble(self, dataset: Dataset, models: dict[str, Recommender]) -> FeatureAssembler:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shortlist.core.validation import config_error, validate_config
 from shortlist.errors import ConfigError
 
-__all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "TuningSpec",
+__all__ = ["PipelineSpec", "ModelSpec", "SourceSpec", "StageSpec", "RuleSpec", "TrainingSpec", "TuningSpec", "ClusterSpec",
            "load_spec", "parse_budget", "parse_spec"]
 
 
@@ -164,6 +164,16 @@ class FeatureSpec(_Strict):
     scorers: list[str] = Field(default_factory=list)
 
 
+class ClusterSpec(_Strict):
+    """Where the models are fitted: in this process, or ALS on a Ray cluster (``shortlist.distributed``)."""
+
+    engine: Literal["local", "ray"] = "local"
+    #: the Ray cluster: "auto", "host:port" or "ray://host:port"; unset: a running session, else a local one
+    address: str | None = None
+    #: user and item blocks (one actor each); unset: one per CPU of the cluster
+    blocks: int | None = Field(default=None, ge=1)
+
+
 class PipelineSpec(_Strict):
     """The whole pipeline."""
 
@@ -176,6 +186,7 @@ class PipelineSpec(_Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     tuning: TuningSpec = Field(default_factory=TuningSpec)
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("sources")
