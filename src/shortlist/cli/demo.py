@@ -16,6 +16,7 @@ COMMAND = "demo"
 HELP = "Run the main job on the built-in synthetic world: generate, train, evaluate, explain."
 
 BASELINES = ("popularity", "item-knn", "als")
+USE_CASES = ("news", "social", "streaming", "video", "games", "delivery")  # docs/usecases/
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
     parser.add_argument("--out", default="runs/demo", metavar="DIR", type=out_folder,
                         help="where the trained pipeline and report go")
+    parser.add_argument("--use-case", default=None, choices=USE_CASES,
+                        help="instead: one product's preset vs the default pipeline and popularity on simulated "
+                             "traffic (docs/usecases/)")
+    parser.add_argument("--budget", default="0", help="with --use-case: the default pipeline's tuning budget")
+    parser.add_argument("--requests", type=int, default=1000, help="with --use-case: simulated requests")
+    parser.add_argument("--use-case-size", default="demo", choices=("tiny", "demo"), help=argparse.SUPPRESS)
 
 
 def _section(title: str) -> None:
@@ -37,6 +44,10 @@ def _section(title: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "use_case", None):
+        from shortlist.cli.usecase_demo import run_usecase
+
+        return run_usecase(args)
     from shortlist.data.splits import random_holdout
     from shortlist.data.world import generate_world
     from shortlist.evaluation.runner import evaluate
