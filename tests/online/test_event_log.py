@@ -37,6 +37,11 @@ def test_wal_mode_and_durability_settings(tmp_path):
     with EventLog(tmp_path / "log.sqlite", durability="full") as log:
         assert log._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with EventLog(tmp_path / "default.sqlite") as log:  # the default fsyncs every commit
+        assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with EventLog(tmp_path / "normal.sqlite", durability="normal") as log:  # WAL + NORMAL, never OFF
+        assert log._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert log._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     with pytest.raises(ConfigError, match="durability"):
         EventLog(tmp_path / "x.sqlite", durability="sometimes")
 

@@ -13,6 +13,22 @@ from tests.serving.helpers import API_KEY, ServerProcess, event, train_tiny
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("durability, synchronous", [(None, 2), ("full", 2), ("normal", 1)])
+def test_served_event_log_fsyncs_each_commit_by_default(model_dir, tmp_path, durability, synchronous):
+    """The app's own event log: PRAGMA synchronous is FULL (2) unless "normal" (1) is asked for."""
+    from tests.serving.helpers import make_app
+
+    extra = {} if durability is None else {"durability": durability}
+    app = make_app(model_dir, tmp_path, **extra)
+    try:
+        db = app.state.event_log._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == synchronous
+    finally:
+        app.state.event_log.close()
+        app.state.state.close()
+
+
 def test_acknowledged_events_survive_sigkill(tmp_path):
     from shortlist.online.event_log import EventLog
 

@@ -44,13 +44,17 @@ def test_retrain_and_swap_under_concurrent_requests(tmp_path):
         threads = [threading.Thread(target=hammer, args=(u,)) for u in ("3", "1000", "30", "7")]
         for t in threads:
             t.start()
+        initial = httpx.get(server.url + "/health").json()["model_version"]
         try:
-            versions = []
+            versions, answered = [], []
             for target in (v2, v1, v2):
                 r = httpx.post(server.url + "/admin/reload", headers=auth, json={"model_dir": str(target)},
                                timeout=60)
                 assert r.status_code == 200, r.text
                 versions.append(r.json()["model_version"])
+                # a request after the reload returned is answered by the new version
+                answered.append(httpx.post(server.url + "/recommend", json={"user_id": "3", "k": 5},
+                                           timeout=10).json()["model_version"])
         finally:
             stop.set()
             for t in threads:
@@ -58,7 +62,10 @@ def test_retrain_and_swap_under_concurrent_requests(tmp_path):
         assert not failures, failures[:3]
         assert results and all(code == 200 for code, _ in results), {c for c, _ in results}
         served = {v for _, v in results}
-        assert {versions[0], versions[1]} <= served | set(versions)
+        # every answer under load came from a version that was really loaded, none garbled or empty
+        assert served <= {initial, *versions}, served - {initial, *versions}
+        assert answered == versions
+        assert initial.startswith("v1@") and versions[1] != versions[0]
         assert versions[0].startswith("v2@") and versions[1].startswith("v1@")
         # after the swap the retrained model knows the user who only existed in the log
         r = httpx.post(server.url + "/recommend", json={"user_id": "1000", "k": 5}).json()
