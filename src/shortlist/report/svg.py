@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+import numpy as np
+
 __all__ = ["PALETTE", "bar_chart", "histogram", "line_chart"]
 
 #: colour-blind-safe palette (Okabe-Ito), one colour per series in turn
@@ -127,14 +129,14 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, xla
 def histogram(values: Sequence[float], *, title: str, xlabel: str = "", ylabel: str = "count", bins: int = 20,
               width: int = _W, height: int = _H, log_x: bool = False) -> str:
     """Counts of ``values`` in ``bins`` equal-width bins (of log10(1 + v) with ``log_x``)."""
-    vals = [math.log10(1 + v) if log_x else v for v in values if math.isfinite(v)]
-    if not vals:
+    arr = np.asarray(values, np.float64)
+    arr = arr[np.isfinite(arr)]
+    vals = np.log10(1 + arr) if log_x else arr
+    if not vals.size:
         return _frame(title + " (no data)", xlabel, ylabel, [], width, height)
-    lo, hi = min(vals), max(vals)
+    lo, hi = float(vals.min()), float(vals.max())
     hi = hi if hi > lo else lo + 1.0
-    counts = [0] * bins
-    for v in vals:
-        counts[min(bins - 1, int((v - lo) / (hi - lo) * bins))] += 1
+    counts = np.histogram(vals, bins=bins, range=(lo, hi))[0].tolist()
     body, sx, sy = _axes(lo, hi, 0.0, float(max(counts)), width, height, x_labels=not log_x)
     step = (hi - lo) / bins
     for i, c in enumerate(counts):

@@ -69,17 +69,30 @@ class CatalogView:
         return [self.card(int(items[j]), timestamp=None if when is None else float(when[j]))
                 for j in order[:limit]]
 
+    def _lowered(self) -> dict[str, np.ndarray]:
+        """Lower-case ids and titles, computed on the first search (lowering 100k strings takes ~0.1 s)."""
+        if not hasattr(self, "_lower_cache"):
+            p = self.pipeline
+            self._lower_cache = {"users": _lower(p.users_.ids), "items": _lower(p.items_.ids),
+                                 "titles": _lower(self.titles) if self.titles is not None else None}
+        return self._lower_cache
+
     def search(self, query: str, limit: int = 20) -> dict[str, list[Any]]:
         """Users and items whose id starts with ``query``, and items whose title contains it (case-insensitive)."""
         q = query.strip().lower()
         if not q:
             return {"users": [], "items": []}
-        users = _prefix(self.pipeline.users_.ids, q, limit)
-        idx = _prefix_index(self.pipeline.items_.ids, q, limit)
+        lowered = self._lowered()
+        users = [_py(self.pipeline.users_.ids[i]) for i in _prefix_index(lowered["users"], q, limit)]
+        idx = _prefix_index(lowered["items"], q, limit)
         if self.titles is not None and len(idx) < limit:
-            hits = np.flatnonzero(np.char.find(np.char.lower(self.titles), q) >= 0)[:limit]
+            hits = np.flatnonzero(np.char.find(lowered["titles"], q) >= 0)[:limit]
             idx += [int(i) for i in hits if int(i) not in idx][: limit - len(idx)]
         return {"users": users, "items": [self.card(i) for i in idx]}
+
+
+def _lower(values: np.ndarray) -> np.ndarray:
+    return np.char.lower(values.astype(str))
 
 
 def _index(vocab: Any, raw: str) -> int:
@@ -87,16 +100,11 @@ def _index(vocab: Any, raw: str) -> int:
     return int(found[0])
 
 
-def _prefix_index(ids: np.ndarray, q: str, limit: int) -> list[int]:
-    text = np.char.lower(ids.astype(str))
+def _prefix_index(text: np.ndarray, q: str, limit: int) -> list[int]:
     exact = np.flatnonzero(text == q)
     starts = np.flatnonzero(np.char.startswith(text, q))
     out = list(dict.fromkeys([*exact.tolist(), *starts.tolist()]))
     return [int(i) for i in out[:limit]]
-
-
-def _prefix(ids: np.ndarray, q: str, limit: int) -> list[Any]:
-    return [_py(ids[i]) for i in _prefix_index(ids, q, limit)]
 
 
 def _last_times(inter: Any, user_index: int, items: np.ndarray) -> np.ndarray | None:

@@ -107,7 +107,7 @@ def _similar(pipeline: Any, item: int, k: int = 10) -> tuple[str, list[tuple[int
     return "", []
 
 
-def _surfacing(pipeline: Any, item: int, n_users: int = 30) -> tuple[dict[str, int], int]:
+def _surfacing(pipeline: Any, item: int, n_users: int = 12) -> tuple[dict[str, int], int]:
     """Per source: how many of a seeded sample of users it proposes ``item`` to (the sources run as served)."""
     from shortlist.retrieval.types import Request
 
@@ -115,7 +115,7 @@ def _surfacing(pipeline: Any, item: int, n_users: int = 30) -> tuple[dict[str, i
     counts = {s.name: 0 for s in pipeline.spec.sources}
     for u in users:
         for s, res in zip(pipeline.spec.sources, run_sources(pipeline.sources_, Request(user_index=int(u), k=10))):
-            counts[s.name] += int(item in set(res.items.tolist()))
+            counts[s.name] += int(bool((res.items == item).any()))
     return counts, int(users.size)
 
 
