@@ -26,7 +26,11 @@ test: venv
 	$(VENV)/bin/python -m pytest
 
 bench: venv
-	$(PIP) -e ".[ann,ranking,test,bench]"
+	$(PIP) -e ".[ann,ranking,test,bench,ray]"
+	# benchmarks/distributed_als.py compares with Spark MLlib's ALS: pyspark and a Java 17 runtime
+	$(PIP) "pyspark>=3.5,<5"
+	command -v java >/dev/null 2>&1 || apt-get install -y -qq openjdk-17-jre-headless || \
+		sudo apt-get install -y -qq openjdk-17-jre-headless || echo "no Java: distributed_als.py skips Spark"
 	# peers that need special install flags: LightFM builds with Cython, obp ships as an sdist
 	$(PIP) setuptools wheel cython
 	$(PIP) --no-build-isolation lightfm
