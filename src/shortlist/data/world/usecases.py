@@ -123,7 +123,7 @@ class UseCaseWorld:
             logit += 1.0 * plays
         elif self.name == "games" and plays is not None:  # replay appeal fades as a game is completed
             logit += np.where(plays > 0, 2.0 * np.exp(-plays / x["tau"][items]), 0.0)
-        out = 1.0 / (1.0 + np.exp(-logit))
+        out = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
         if self.name == "delivery":
             out = np.where(self.delivery_violations(user, items, t) == 0, out, 0.0)
         return np.where(p > 0, out, 0.0)
