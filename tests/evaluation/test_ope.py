@@ -88,6 +88,7 @@ def test_evaluate_routes_clip_threshold_and_lambda_to_their_estimators():
     assert set(only_p) == {"replay", "ips", "snips"}
     assert only_p["ips"]["value"] == pytest.approx(0.675)
     assert set(ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=50)) == {"dr"}
+    assert set(ope.evaluate(fb, PI_E, estimators=("dm", "dr", "ips"), n_bootstrap=50)) == {"ips"}
     # alpha reaches the interval: a 50 % interval lies inside the 95 % one
     wide = ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=400)["dr"]
     narrow = ope.evaluate(fb, PI_E, Q_HAT, estimators=("dr",), n_bootstrap=400, alpha=0.5)["dr"]
@@ -115,6 +116,94 @@ def test_bad_inputs_raise():
         ope.estimate("ips", **{**ARGS, "action_dist": PI_E * 2})
     with pytest.raises(ConfigError, match="estimator"):
         ope.estimate("magic", **ARGS)
+
+
+def test_each_input_check_names_the_input():
+    def bad(match, err=DataError, name="ips", **change):
+        with pytest.raises(err, match=match):
+            ope.estimate(name, **{**ARGS, **change})
+
+    bad("action_dist", action_dist=-PI_E)                                      # negative, yet sums wrong
+    neg = PI_E.copy()
+    neg[0, :, 0] = [1.2, -0.2, 0.0]                                            # sums to 1 with a negative
+    bad("action_dist", action_dist=neg)
+    nan = PI_E.copy()
+    nan[1, 0, 0] = np.nan
+    bad("action_dist", action_dist=nan)
+    bad("shape", action_dist=PI_E[:, :, 0])
+    bad(r"position must be 4 integers in 0\.\.0", position=np.array([0, 1, 0, 0]))
+    bad(r"position must be 4 integers in 0\.\.0", position=np.array([0, -1, 0, 0]))
+    bad(r"position must be 4 integers in 0\.\.0", position=np.zeros(3, int))
+    bad(r"position must be 4 integers", position=np.zeros(4))                   # floats
+    bad(r"action must be 4 integers in 0\.\.2", action=np.array([0, 1, 3, 0]))
+    bad(r"action must be 4 integers in 0\.\.2", action=np.array([0, -1, 2, 0]))
+    bad(r"action must be 4 integers in 0\.\.2", action=ACTION[:3])
+    bad(r"action must be 4 integers", action=ACTION.astype(float))
+    bad("reward must be 4 finite", reward=REWARD[:3])
+    bad("reward must be 4 finite", reward=np.array([1.0, np.inf, 0.0, 0.0]))
+    bad("pscore must have shape", pscore=PSCORE[:3])
+    bad("estimated_rewards must be finite", name="dr", estimated_rewards=Q_HAT[:3])
+    nq = Q_HAT.copy()
+    nq[0, 0, 0] = np.nan
+    bad("estimated_rewards must be finite", name="dm", estimated_rewards=nq)
+    bad("needs action and reward", reward=None)
+    bad("needs action and reward", action=None)
+    for key in ("clip", "threshold", "lambda_"):
+        for value in (-1.0, np.nan, "2"):
+            bad(key, err=ConfigError, **{key: value})
+    # the valid edges pass: position 0, the last action, clip 0
+    assert ope.estimate("ips", **ARGS, position=np.zeros(4, int), clip=0) == 0.0
+    assert ope.estimate("dm", action_dist=PI_E, estimated_rewards=Q_HAT) == pytest.approx(0.32)  # no p, a, r
+
+
+def test_replay_without_a_matching_round_is_zero():
+    never = np.eye(3)[[1, 0, 0, 1]][:, :, None]   # never picks the logged action
+    assert ope.replay(reward=REWARD, action=ACTION, action_dist=never) == 0.0
+    once = np.eye(3)[[0, 0, 0, 1]][:, :, None]    # matches round 0 only (clicked): 1 / (1/4) / 4
+    np.testing.assert_allclose(ope.round_rewards("replay", reward=REWARD, action=ACTION, action_dist=once),
+                               [4.0, 0.0, 0.0, 0.0])
+
+
+def test_bootstrap_checks_its_arguments_and_is_seeded():
+    for alpha in (0.0, 1.0, -0.1):
+        with pytest.raises(ConfigError, match="alpha"):
+            ope.bootstrap_ci([1.0, 2.0], alpha=alpha)
+    for n in (0, -3, True, 2.0):
+        with pytest.raises(ConfigError, match="n_bootstrap"):
+            ope.bootstrap_ci([1.0, 2.0], n_bootstrap=n)
+    a = ope.bootstrap_ci(np.arange(10.0), n_bootstrap=50, seed=4)
+    assert a == ope.bootstrap_ci(np.arange(10.0), n_bootstrap=50, seed=4)
+    assert a != ope.bootstrap_ci(np.arange(10.0), n_bootstrap=50, seed=5)
+    # many resamples are drawn in chunks; the chunks together are one seeded stream
+    rs = np.random.RandomState(1)
+    s = np.arange(5.0)
+    means = s[rs.randint(0, 5, size=(3, 5))].mean(axis=1)
+    got = ope.bootstrap_ci(s, n_bootstrap=3, seed=1, alpha=0.5)
+    assert got["mean"] == pytest.approx(means.mean())
+    assert (got["lower"], got["upper"]) == pytest.approx((np.percentile(means, 25), np.percentile(means, 75)))
+    big = ope.bootstrap_ci(np.arange(3.0), n_bootstrap=1_000_001, seed=0)   # two chunks of 666,666+
+    assert big["mean"] == pytest.approx(1.0, abs=2e-3)
+
+
+def test_reward_model_arguments_are_checked():
+    fb, _ = _synthetic(n=60)
+    with pytest.raises(ConfigError, match="model must be"):
+        ope.fit_reward_model(fb, model="forest")
+    for n_folds in (1, 0, True, 2.5):
+        with pytest.raises(ConfigError, match="n_folds"):
+            ope.fit_reward_model(fb, n_folds=n_folds)
+    # with train given no folds are made, so n_folds is not checked; one model predicts every row
+    q = ope.fit_reward_model(fb, train=fb, n_folds=1)
+    assert q.shape == (60, 3, 1) and np.all((q > 0) & (q < 1))
+
+
+def test_reward_model_uses_action_features():
+    fb, _ = _synthetic(n=1500, seed=1)
+    feats = np.array([[0.0], [5.0], [1.0]])   # action 1's feature stands out
+    with_f = LoggedFeedback(fb.contexts, fb.actions, fb.rewards, fb.propensities, 3, action_context=feats)
+    q0 = ope.fit_reward_model(fb, n_folds=2, l2=10.0)
+    q1 = ope.fit_reward_model(with_f, n_folds=2, l2=10.0)
+    assert q1.shape == q0.shape and not np.allclose(q0, q1)
 
 
 def test_greedy_action_dist_fills_distinct_slots():
