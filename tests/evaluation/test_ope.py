@@ -211,6 +211,24 @@ def test_greedy_action_dist_fills_distinct_slots():
     g = ope.greedy_action_dist(q)
     np.testing.assert_array_equal(g[0, :, 0], [0, 1, 0])   # slot 0: best is action 1
     np.testing.assert_array_equal(g[0, :, 1], [1, 0, 0])   # slot 1: action 0 (0.9), action 1 taken
+    same = ope.greedy_action_dist(np.array([[[0.9, 0.9], [0.1, 0.1]]]))   # as many slots as actions
+    np.testing.assert_array_equal(same[0], [[1, 0], [0, 1]])             # the best one only once
+    with pytest.raises(DataError, match="cannot fill 2 slots with 1"):
+        ope.greedy_action_dist(np.zeros((1, 1, 2)))
+
+
+def test_switch_dr_keeps_weights_equal_to_the_threshold():
+    # w = [1.2, 3.2, 2.0, 2.0]: at threshold 2.0 rounds 2 and 3 keep their correction, round 1 does not
+    dr = [0.36 + 1.2 * 0.5, 0.37, 0.35 + 2.0 * 0.4, 0.20 - 2.0 * 0.2]
+    assert ope.estimate("switch-dr", **ARGS, threshold=2.0) == pytest.approx(sum(dr) / 4)
+
+
+def test_reward_model_l2_shrinks_towards_the_base_rate():
+    fb, _ = _synthetic(n=600)
+    loose = ope.fit_reward_model(fb, n_folds=2, l2=0.01)
+    tight = ope.fit_reward_model(fb, n_folds=2, l2=1e5)
+    assert np.ptp(tight) < 0.02 < np.ptp(loose)
+    assert abs(tight.mean() - fb.rewards.mean()) < 0.05
 
 
 def _synthetic(n=3000, seed=0):

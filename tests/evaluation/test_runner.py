@@ -26,6 +26,7 @@ def load_ml100k():
 def test_popularity_on_ml100k_matches_reference_protocol():
     # an independent implementation measured 0.248 on this exact protocol
     result = evaluate_protocol(Popularity(), load_ml100k(), "random-holdout:0.25", seed=42, k=10)
+    # two-sided on purpose: popularity is deterministic, so a move either way means the protocol changed
     assert 0.235 <= result["ndcg@10"] <= 0.260
     assert result.info["n_eval_users"] == 943
     payload = json.loads(result.to_json())
@@ -38,7 +39,7 @@ def test_strong_generalization_protocol_runs_from_history():
     data = load_ml100k()
     result = evaluate_protocol(Popularity(), data, "user-holdout:0.2", seed=1, k=10)
     assert result.info["n_eval_users"] == round(0.2 * 943)
-    assert 0.15 < result["ndcg@10"] < 0.35
+    assert 0.15 < result["ndcg@10"] < 0.35  # a sanity band for popularity from fold-in history, not a score pin
 
 
 class SeenFirst(Recommender):

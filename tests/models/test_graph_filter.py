@@ -115,7 +115,8 @@ def test_movielens_100k():
     data = load_dataset(shared_dataset("ml-100k")).interactions
     result = evaluate_protocol(GraphFilter(), data, "random-holdout:0.25", seed=42, k=10)
     # measured 0.4670 (EASE 0.4826, ALS 0.4923): it pays in the MovieLens blend (docs/pipeline.md)
-    assert 0.455 < result["ndcg@10"] < 0.48
+    # regression floor, one-sided: a better graph filter must not fail this test
+    assert result["ndcg@10"] > 0.455
 
 
 def test_fitted_weights_are_row_major_so_scoring_a_user_reads_rows_without_a_copy():

@@ -158,11 +158,13 @@ def test_save_load_keeps_params_and_weights(tmp_path):
     np.testing.assert_array_equal(loaded.weights_, model.weights_)
 
 
+@pytest.mark.slow
 def test_movielens_100k():
     data = load_dataset(shared_dataset("ml-100k")).interactions
     result = evaluate_protocol(SessionEASE(), data, "random-holdout:0.25", seed=42, k=10)
     # measured 0.4748 (EASE 0.4826, ALS 0.4923 on the same split; it pays in a blend with ALS)
-    assert 0.465 < result["ndcg@10"] < 0.485
+    # regression floor, one-sided: an improvement must not fail this test
+    assert result["ndcg@10"] > 0.465
 
 
 def split_log(rows, cut):
