@@ -251,20 +251,25 @@ class Updater:
                     self.state.set_vector(key, u, vec)
         return len(known)
 
-    def sync_user(self, mv: ModelVersion, user_id: str, user_index: int, has_history: bool) -> None:
-        """Before serving a known user: make the served vectors reflect their online events.
+    def user_vectors(self, mv: ModelVersion, user_id: str, user_index: int, has_history: bool
+                     ) -> dict[str, np.ndarray]:
+        """A known user's online vectors for this request (model name -> vector); reads, never writes.
 
-        Vectors missing for this version (after a swap, or written by another replica's
-        older version) are recomputed from the recent history; with a shared store the
-        vector another replica computed is copied into this process's model.
+        The vectors come from the online state, where ingesting the user's events put them.
+        Where this version has none yet (just after a swap, or before another replica stored
+        it), the vector is solved from the recent history for this request alone. The caller
+        passes them to ``Pipeline.make_request``: a read never writes into the served model.
         """
         if not (self.fold_in and has_history and user_index >= 0):
-            return
-        models = self.factor_models(mv.pipeline)
-        for name, model in models.items():
+            return {}
+        out: dict[str, np.ndarray] = {}
+        history = None
+        for name, model in self.factor_models(mv.pipeline).items():
+            if user_index >= model.user_factors_.shape[0]:
+                continue
             vec = self.state.get_vector(f"{mv.version}/{name}", user_id)
-            if vec is None:
-                self.refold(mv, user_id)
-                return
-            if self.state.shared and vec.shape == model.user_factors_[user_index].shape:
-                model.user_factors_[user_index] = vec
+            if vec is None or vec.shape != model.user_factors_[user_index].shape:
+                history = self.state.history(user_id) if history is None else history
+                vec = np.asarray(model.fold_in_users(self.user_row(model, user_index, history))[0], np.float32)
+            out[name] = vec
+        return out

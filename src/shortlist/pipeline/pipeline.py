@@ -223,17 +223,32 @@ class Pipeline:
         return Exclusions(np.unique(np.concatenate([seen, np.asarray(req.history, np.int64), asked])), asked)
 
     def make_request(self, user_id: Any = None, *, k: int | None = None, history: Any = (),
-                     context: dict[str, Any] | None = None) -> Request:
-        """Build a request from external ids; unknown users become anonymous (history + context)."""
+                     context: dict[str, Any] | None = None, exclude: Any = (),
+                     user_vectors: dict[str, np.ndarray] | None = None) -> Request:
+        """Build a request from external ids; unknown users become anonymous (history + context).
+
+        Item ids in ``history``, ``exclude`` and the rules' ``context`` keys are translated here;
+        ids outside the catalog are dropped. ``user_vectors`` (model name -> vector, from the
+        online state) stand in for those models' learned rows of this user in this request only.
+        """
         self._check_fitted()
         k = check_k(k if k is not None else self.spec.k)
         uidx = -1
         if user_id is not None:
             found = self.users_.index([user_id], missing="ignore")[0]
             uidx = int(found)
-        hist = self.items_.index(np.asarray(list(history)), missing="ignore") if len(history) else np.zeros(0, np.int64)
-        return Request(user_index=uidx, user_id=user_id, k=k, history=hist[hist >= 0],
-                       context=self._context_indices(dict(context or {})))
+        hist, ex = self._known_items(history), self._known_items(exclude)
+        vectors = {id(self.models_[n]): v for n, v in (user_vectors or {}).items() if n in self.models_}
+        return Request(user_index=uidx, user_id=user_id, k=k, history=hist,
+                       context=self._context_indices(dict(context or {})), exclude=ex,
+                       user_vectors=vectors or None)
+
+    def _known_items(self, ids: Any) -> np.ndarray:
+        """Indices of the external item ids that are in the catalog (order kept)."""
+        if not len(ids):
+            return np.zeros(0, np.int64)
+        idx = self.items_.index(np.asarray(list(ids)), missing="ignore")
+        return idx[idx >= 0].astype(np.int64)
 
     def _context_indices(self, context: dict[str, Any]) -> dict[str, Any]:
         """``context`` with the item ids under the rules' item keys turned into item indices.

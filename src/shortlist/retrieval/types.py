@@ -54,6 +54,10 @@ class Request:
     exclude: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     #: set by a pipeline for its components (once per request); ``None``: each source computes its own
     exclusions: Exclusions | None = None
+    #: the user's current vectors from the online state, by the model object they replace the learned
+    #: row of (``Pipeline.make_request(user_vectors={model name: vector})`` fills it): the online
+    #: update is applied per request, never written into a shared model by a read
+    user_vectors: dict[int, np.ndarray] | None = None
 
     @property
     def known_user(self) -> bool:
@@ -62,6 +66,10 @@ class Request:
     @property
     def now(self) -> float | None:
         return self.context.get("now")
+
+    def vector_for(self, model: Any) -> np.ndarray | None:
+        """The online vector this request carries for ``model`` (None: use the model's own row)."""
+        return None if not self.user_vectors else self.user_vectors.get(id(model))
 
 
 @dataclass

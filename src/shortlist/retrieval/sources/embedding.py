@@ -35,7 +35,7 @@ class EmbeddingConfig(SourceConfig):
 class EmbeddingSource(CandidateSource):
     """Items whose factor vectors score highest with the user's vector: ``score_i = x_u . y_i``.
 
-    Known users use ``model.user_factors_[u]``; anonymous requests fold their history in
+    Known users use ``model.user_factors_[u]`` (or the online vector the request carries); anonymous requests fold their history in
     (``model.fold_in_users``, each history item weighted 1). The ANN search over-fetches by
     the number of excluded items so ``k`` remain after filtering.
     """
@@ -66,7 +66,8 @@ class EmbeddingSource(CandidateSource):
         """The query vector of a request (``None`` when there is nothing to go on)."""
         u = request.user_index
         if 0 <= u < self.model_.user_factors_.shape[0]:
-            return self.model_.user_factors_[u]
+            online = request.vector_for(self.model_)
+            return self.model_.user_factors_[u] if online is None else online
         hist = unique_sorted(np.asarray(request.history, np.int64).ravel())
         hist = hist[(hist >= 0) & (hist < self.n_items_)]
         if hist.size == 0:

@@ -8,7 +8,6 @@ import os
 import time
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -68,12 +67,9 @@ async def recommend(request: Request) -> Response:
     user = None if body.user_id is None else (usable_ids(p.users_, [str(body.user_id)]) or [None])[0]
     exclude = usable_ids(p.items_, [str(i) for i in body.exclude])
     try:
-        req = p.make_request(user, k=k, history=history, context=context)
-        if exclude:
-            ex = p.items_.index(np.asarray(exclude), missing="ignore")
-            req.exclude = ex[ex >= 0].astype(np.int64)
-        if body.user_id is not None:
-            st.updater.sync_user(mv, str(body.user_id), req.user_index, bool(online))
+        uidx = -1 if user is None else int(p.users_.index([user], missing="ignore")[0])
+        vectors = st.updater.user_vectors(mv, str(body.user_id), uidx, bool(online)) if uidx >= 0 else {}
+        req = p.make_request(user, k=k, history=history, context=context, exclude=exclude, user_vectors=vectors)
         resp = p.recommend(req)
     except ShortlistError:
         raise
