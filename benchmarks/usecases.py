@@ -47,6 +47,9 @@ def main() -> None:
         ratio = vals["preset"].mean() / max(best.mean(), 1e-9)
         print(f"{name:<10} {res[0]['metric']:<44} {cells} {ratio:>6.2f} {wins:>2}/{args.seeds}"
               f"   ({time.perf_counter() - t0:.0f} s)", flush=True)
+        for base in ("default", "popularity"):  # paired by seed: same world, same requests
+            d = vals["preset"] - vals[base]
+            print(f"{'':<10}   preset - {base:<10} (paired by seed) {d.mean():>8.1f} ± {_interval(d):.1f}")
         if name == "delivery":
             for p in vals:
                 v = [r["policies"][p] for r in res]
