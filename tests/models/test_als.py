@@ -49,7 +49,8 @@ def dense_confidence(model: ALS, m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarr
 
 
 def dense_reg(model: ALS, n_obs: np.ndarray, n_other: int) -> np.ndarray:
-    return model.regularization * (n_obs + model.w0 * n_other) ** model.nu
+    counts = n_obs if model.reg_counts == "observed" else n_obs + model.w0 * n_other
+    return model.regularization * counts.astype(np.float64) ** model.nu
 
 
 def brute_force_loss(model: ALS, m: sp.csr_matrix) -> float:
@@ -79,6 +80,8 @@ VARIANTS = [
     {"alpha": 2.0, "w0": 1.0, "regularization": 0.1},
     {"alpha": 0.5, "w0": 0.2, "regularization": 0.05, "log_scaling": True, "eps": 2.0,
          "frequency_weighting": 0.5, "nu": 1.0},
+    # Spark MLlib's implicit ALS: w0 = 1, lambda scaled by the observed count alone (ALS-WR)
+    {"alpha": 1.0, "w0": 1.0, "regularization": 0.1, "nu": 1.0, "reg_counts": "observed"},
 ]
 
 
@@ -228,6 +231,7 @@ BAD = [
     ({"solver": "lu"}, "solver='lu'"), ({"cg_steps": 0}, "cg_steps"), ({"eps": 0.0}, "eps"),
     ({"nu": float("nan")}, "nu"), ({"frequency_weighting": -1.0}, "frequency_weighting"),
     ({"num_threads": -1}, "num_threads"), ({"random_state": "x"}, "random_state"),
+    ({"reg_counts": "rows"}, "reg_counts"),
 ]
 
 

@@ -7,7 +7,8 @@ iALS and the frequency-scaled regularization of Rendle et al. 2021) is
               + sum_u lam_u |x_u|^2 + sum_i lam_i |y_i|^2
 
 with confidence ``c_ui = 1 + alpha * s(w_ui) * (n_i / mean n)^(-frequency_weighting)``,
-``s(w) = w`` or ``log(1 + w / eps)`` and ``lam_u = regularization * (n_u + w0 * n_items)^nu``.
+``s(w) = w`` or ``log(1 + w / eps)`` and ``lam_u = regularization * (n_u + w0 * n_items)^nu``
+(``reg_counts="observed"``: ``regularization * n_u^nu``, the ALS-WR penalty of Spark MLlib).
 Each half-step solves every user (then every item) exactly or by a few warm-started
 conjugate-gradient steps; see ``docs/als.md``. Fold-in and ``partial_fit`` solve the same
 per-row problem with the same kernel.
@@ -38,6 +39,7 @@ SERIAL_ROWS = 64
 __all__ = ["ALS"]
 
 SOLVERS = ("cg", "cholesky")
+REG_COUNTS = ("all", "observed")
 @register("als")
 class ALS(FactorModel):
     """Implicit-feedback matrix factorization (iALS) fitted by alternating least squares.
@@ -69,6 +71,10 @@ class ALS(FactorModel):
     nu : float
         Frequency exponent of the regularization (>= 0; 0 = plain L2, 1 = proportional
         to the row's observed count plus ``w0`` times the other side's size).
+    reg_counts : str
+        What ``nu`` scales: ``"all"`` (default) the observed count plus ``w0`` times the other
+        side's size (Rendle et al. 2021); ``"observed"`` the observed count alone (ALS-WR, as
+        Spark MLlib's implicit ALS with ``nu=1``).
     random_state : int or None
         Seed of the item-factor initialisation.
     num_threads : int
@@ -91,6 +97,7 @@ class ALS(FactorModel):
         eps: float = 1.0,
         frequency_weighting: float = 0.0,
         nu: float = 0.0,
+        reg_counts: str = "all",
         random_state: int | None = 42,
         num_threads: int = 0,
         progress: bool | None = None,
@@ -106,6 +113,7 @@ class ALS(FactorModel):
         self.eps = eps
         self.frequency_weighting = frequency_weighting
         self.nu = nu
+        self.reg_counts = reg_counts
         self.random_state = random_state
         self.num_threads = num_threads
         self.progress = progress
@@ -126,6 +134,9 @@ class ALS(FactorModel):
             raise ConfigError(f"eps must be a finite number > 0, got {self.eps!r}; e.g. eps=1.0")
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver={self.solver!r} is not supported; use 'cg' (fast) or 'cholesky' (exact)")
+        if self.reg_counts not in REG_COUNTS:
+            raise ConfigError(f"reg_counts={self.reg_counts!r} is not supported; use 'all' (observed + w0 x "
+                              "unobserved) or 'observed' (Spark MLlib's ALS-WR)")
         nt = self.num_threads
         if isinstance(nt, bool) or not isinstance(nt, (int, np.integer)) or nt < 0:
             raise ConfigError(f"num_threads must be an integer >= 0 (0 = all), got {nt!r}; e.g. num_threads=0")
@@ -160,7 +171,9 @@ class ALS(FactorModel):
 
     def _row_regularization(self, rows: sp.csr_matrix) -> np.ndarray:
         n = np.diff(rows.indptr).astype(np.float64)
-        reg = float(self.regularization) * (n + float(self.w0) * rows.shape[1]) ** float(self.nu)
+        if self.reg_counts == "all":
+            n = n + float(self.w0) * rows.shape[1]
+        reg = float(self.regularization) * n ** float(self.nu)
         return reg.astype(np.float32)
 
     def _prepare(self, rows: sp.csr_matrix, axis: str) -> tuple:
