@@ -15,7 +15,8 @@ product: each arithmetic/bitwise operator is replaced by its counterpart (+ -, *
 (< <=, < >=, == !=, in/not in, is/is not), unary operators are deleted, plus number, boolean,
 and/or, not, break/continue, zero-iteration-loop and exception mutations (no constant
 replacement: PIT leaves its INLINE_CONSTS off by default too). Lines marked
-`# pragma: no mutate` are skipped.
+`# pragma: no mutate` are skipped, and so are mutants inside type annotations of modules
+with `from __future__ import annotations` (never evaluated: equivalent by construction).
 
 Mutants on lines that no selected test executes (measured once with coverage.py) count as
 survivors without a run. Not for numba kernels: coverage cannot see inside jitted code.
@@ -218,8 +219,10 @@ def run_module(name: str, timeout: float, log, *, rerun: bool = False) -> dict:
         con = sqlite3.connect(db)
         if rerun:
             con.execute("DELETE FROM work_results WHERE upper(test_outcome) LIKE '%SURVIVED'")
-        ops = con.execute("SELECT job_id, operator_name FROM mutation_specs").fetchall()
-        drop = [(job,) for job, op in ops if not _kept(op)]
+        ops = con.execute("SELECT job_id, operator_name, start_pos_row, start_pos_col FROM mutation_specs")
+        spans = _annotation_spans((work / path).read_text())
+        drop = [(job,) for job, op, row, col in ops.fetchall()
+                if not _kept(op) or any(a <= (row, col) < b for a, b in spans)]
         con.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
         con.executemany("DELETE FROM work_items WHERE job_id = ?", drop)
         con.executemany("DELETE FROM work_results WHERE job_id = ?", drop)
@@ -245,6 +248,27 @@ def run_module(name: str, timeout: float, log, *, rerun: bool = False) -> dict:
         server.wait(timeout=30)
         shutil.copy2(work / "original.py", work / path)  # leave the copy unmutated
     return _summary(name, path, work, db, time.monotonic() - t0)
+
+
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions of type annotations, when ``from __future__ import annotations`` keeps
+    them unevaluated: a mutant there (``str | None`` -> ``str & None``) is equivalent by construction."""
+    import ast
+
+    tree = ast.parse(source)
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
+               any(a.name == "annotations" for a in n.names) for n in tree.body):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            found += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                      if x is not None and x.annotation is not None]
+            found += [node.returns] if node.returns is not None else []
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+    return [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in found]
 
 
 def _coverage(work: Path, path: str, pytest_args: list[str], env: dict) -> tuple[list[int], set[int]]:

@@ -46,6 +46,38 @@ def test_wal_mode_and_durability_settings(tmp_path):
         EventLog(tmp_path / "x.sqlite", durability="sometimes")
 
 
+def test_opens_in_a_new_folder_and_serves_other_threads(tmp_path):
+    import threading
+
+    with EventLog(tmp_path / "a" / "b" / "log.sqlite") as log:   # parent folders are made
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                log.append([ev("from-thread")])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        t = threading.Thread(target=write)
+        t.start()
+        t.join()
+        assert not errors and [e.event_id for e in log.read()] == ["from-thread"]
+
+
+def test_recent_interactions_newest_n_oldest_first(tmp_path):
+    with EventLog(tmp_path / "log.sqlite") as log:
+        log.append([ev("1", item="a"), ev("2", item="b", value=2.5), ev("3", item=None),
+                    ev("4", item="c", type="view"), ev("5", user="other", item="z"), ev("6", item="d")])
+        assert log.recent_interactions("u", 10) == [("a", 1.0), ("b", 2.5), ("c", 1.0), ("d", 1.0)]
+        assert log.recent_interactions("u", 2) == [("c", 1.0), ("d", 1.0)]
+        assert log.recent_interactions("u", 10, skip_types=("view",)) == [("a", 1.0), ("b", 2.5), ("d", 1.0)]
+        assert log.recent_interactions("u", 10, skip_types=frozenset({"view", "click"})) == []
+        # before: only events with a smaller seq (the ones the state has not applied yet stay out)
+        assert log.recent_interactions("u", 10, before=3) == [("a", 1.0), ("b", 2.5)]
+        assert log.recent_interactions("u", 10, before=1) == []
+        assert log.recent_interactions("nobody", 10) == []
+
+
 def test_cursors_persist(tmp_path):
     path = tmp_path / "log.sqlite"
     with EventLog(path) as log:
