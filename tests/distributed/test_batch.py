@@ -80,3 +80,19 @@ def test_resuming_with_another_k_is_refused(ray_cluster, saved, tmp_path):
     recommend_all(path, tmp_path / "recs", k=5, batch_size=100, actors=1, progress=False)
     with pytest.raises(ConfigError, match="another job"):
         recommend_all(path, tmp_path / "recs", k=3, batch_size=100, actors=1, progress=False)
+
+
+def test_cli_on_ray_and_in_one_process_write_the_same_job(ray_cluster, saved, tmp_path, capsys):
+    from shortlist.cli.main import main
+
+    pipe, path = saved
+    out = tmp_path / "recs"
+    args = ["batch-recommend", "--model-dir", str(path), "--out", str(out), "--k", "5", "--batch-size", str(BATCH)]
+    assert main([*args, "--ray", "auto", "--actors", "1"]) == 0
+    assert "wrote 5 of 5 batches (1000 rows) on Ray (1 actors)" in capsys.readouterr().out
+    got = _rows(read_recommendations(out))
+    assert [g[:3] for g in got] == [w[:3] for w in _expected(pipe, 5)]
+    (out / PART.format(1)).unlink()  # the single-process fallback resumes the same job: only part 1
+    assert main(args) == 0
+    assert "wrote 1 of 5 batches (200 rows) in this process" in capsys.readouterr().out
+    assert _rows(read_recommendations(out)) == got

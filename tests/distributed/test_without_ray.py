@@ -25,6 +25,18 @@ SCRIPT = textwrap.dedent('''
     data = generate_world("tiny", seed=5).dataset()
     pipe = Pipeline(spec("local")).fit(data, progress=False)
     assert len(pipe.recommend(data.interactions.users.ids[0]).item_ids) == 5
+    import tempfile
+    from pathlib import Path
+    from shortlist.cli.main import main
+    from shortlist.distributed.batch import read_recommendations
+    tmp = Path(tempfile.mkdtemp())
+    pipe.save(tmp / "model")
+    assert main(["batch-recommend", "--model-dir", str(tmp / "model"), "--out", str(tmp / "recs"), "--k", "5",
+                 "--batch-size", "64"]) == 0
+    recs = read_recommendations(tmp / "recs").to_pydict()
+    first = pipe.recommend(recs["user_id"][0], k=5)
+    assert recs["item_id"][:5] == list(first.item_ids), (recs["item_id"][:5], first.item_ids)
+    assert len(set(recs["user_id"])) == len(pipe.users_) and len(recs["rank"]) == 5 * len(pipe.users_)
     import shortlist.distributed  # the package itself imports; Ray is needed only to run on it
     ray_pipe = Pipeline(spec("ray"))
     try:

@@ -28,7 +28,7 @@ from shortlist.errors import ConfigError
 from shortlist.pipeline.pipeline import PIPELINE_FILE, Pipeline
 from shortlist.retrieval.types import Request
 
-__all__ = ["BatchReport", "read_recommendations", "recommend_all", "recommend_users"]
+__all__ = ["BatchReport", "read_recommendations", "recommend_all", "recommend_here", "recommend_users"]
 
 JOB_FILE = "_job.json"
 PART = "part-{:06d}.parquet"
@@ -98,6 +98,39 @@ def _check_job(out: Path, job: dict[str, Any]) -> None:
         path.write_text(json.dumps(job, indent=1))
 
 
+def _plan(model_dir: Path, out: Path, k: int, batch_size: int) -> tuple[int, list[int]]:
+    """(batches in the job, batches not yet on disk); records or checks the job in ``out``."""
+    n_users = len(Pipeline.load(model_dir).users_)  # also checks the folder before any work starts
+    # the manifest carries every file's checksum: its hash names this exact model
+    model = hashlib.sha256((model_dir / PIPELINE_FILE).read_bytes()).hexdigest()[:16]
+    n_batches = -(-n_users // batch_size)
+    _check_job(out, {"model": model, "k": k, "batch_size": batch_size, "users": n_users})
+    return n_batches, [b for b in range(n_batches) if not (out / PART.format(b)).exists()]
+
+
+def _bar(n_batches: int, todo: list[int], progress: bool | None) -> tqdm:
+    return tqdm(total=n_batches, initial=n_batches - len(todo), desc="recommend (batches)", unit="batch",
+                disable=None if progress is None else not progress)
+
+
+def recommend_here(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, batch_size: int = 1000,
+                   progress: bool | None = None) -> BatchReport:
+    """:func:`recommend_all` in this process, without Ray: the same parts, job file and resume."""
+    model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
+    n_batches, todo = _plan(model_dir, out, k, batch_size)
+    report = BatchReport(n_batches, 0, 0)
+    if not todo:
+        return report
+    writer = BatchWriter(str(model_dir), str(out), k, batch_size, None)  # the actors' code, one replica
+    with _bar(n_batches, todo, progress) as bar:
+        for b in todo:
+            done = writer({"batch": np.asarray([b], np.int64)})
+            report.computed += 1
+            report.rows += int(done["rows"][0])
+            bar.update(1)
+    return report
+
+
 def recommend_all(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, batch_size: int = 1000,
                   actors: int = 2, progress: bool | None = None, chaos: KillOnce | None = None) -> BatchReport:
     """Top-``k`` for every known user of the pipeline in ``model_dir``, as Parquet parts in ``out_dir``.
@@ -109,12 +142,7 @@ def recommend_all(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, ba
     if not ray.is_initialized():
         raise ConfigError("no Ray session: call ray.init(address) or use shortlist.distributed.connected()")
     model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
-    n_users = len(Pipeline.load(model_dir).users_)  # also checks the folder before any actor starts
-    # the manifest carries every file's checksum: its hash names this exact model
-    model = hashlib.sha256((model_dir / PIPELINE_FILE).read_bytes()).hexdigest()[:16]
-    n_batches = -(-n_users // batch_size)
-    _check_job(out, {"model": model, "k": k, "batch_size": batch_size, "users": n_users})
-    todo = [b for b in range(n_batches) if not (out / PART.format(b)).exists()]
+    n_batches, todo = _plan(model_dir, out, k, batch_size)
     report = BatchReport(n_batches, 0, 0)
     if not todo:
         return report
@@ -124,8 +152,7 @@ def recommend_all(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, ba
                                                "batch_size": batch_size, "chaos": chaos})
     # a killed actor is restarted and its batch retried: Ray Data's actor pools default to
     # max_restarts = max_task_retries = -1, which the fault test relies on
-    with tqdm(total=n_batches, initial=n_batches - len(todo), desc="recommend (batches)", unit="batch",
-              disable=None if progress is None else not progress) as bar:
+    with _bar(n_batches, todo, progress) as bar:
         for done in ds.iter_batches(batch_size=None):
             report.computed += len(done["batch"])
             report.rows += int(np.sum(done["rows"]))
