@@ -68,6 +68,49 @@ def test_blocklist_global_ids_and_request_context():
     )
 
 
+def test_blocklist_first_catalog_item_is_known_and_only_unknown_ids_are_named():
+    attrs = ItemAttributes(12, vocab=Vocab(np.array(list("abcdefghijkl"))))
+    out, drops = Blocklist(attrs, items=["a"]).apply(Request(), cands(range(12)), 12)   # index 0
+    assert 0 not in out.items.tolist() and drops[0].items.tolist() == [0]
+    with pytest.raises(ConfigError, match=r"items=\['zz', 'yy'\] are not"):
+        Blocklist(attrs, items=["a", "zz", "b", "yy"])
+    # more than a handful blocked (binary search path), candidates in any order
+    rule = Blocklist(attrs, items=list("lkjihgfedc"))
+    out, _ = rule.apply(Request(), cands([11, 0, 5, 1, 2]), 5)
+    assert out.items.tolist() == [0, 1]
+
+
+def test_sensitive_flags_only_and_the_64_label_limit():
+    def attrs(n_flags):
+        flags = np.eye(3, n_flags, dtype=bool)
+        return ItemAttributes(3, sensitive=flags, sensitive_names=tuple(f"f{i}" for i in range(n_flags)))
+
+    # no category attribute and no categories asked for: flags alone work
+    rule = SensitiveCategories(attrs(64))
+    out, drops = rule.apply(Request(), cands(range(3)), 3)
+    assert out.items.tolist() == [] and reasons(drops) == {"sensitive:f0": [0], "sensitive:f1": [1],
+                                                            "sensitive:f2": [2]}
+    with pytest.raises(ConfigError, match="65 sensitive names, at most 64"):
+        SensitiveCategories(attrs(65))
+
+
+def test_dedupe_when_every_candidate_shares_one_key():
+    for code in (0, 3):
+        attrs = ItemAttributes(4, duplicate_group=np.full(4, code))
+        out, drops = Dedupe(attrs, by=["duplicate_group"]).apply(Request(), cands([2, 0, 3, 1]), 4)
+        assert out.items.tolist() == [2]
+        assert reasons(drops) == {"duplicate-of:2": [0, 1, 3]}
+
+
+def test_dedupe_text_threshold_is_inclusive():
+    text = np.array(["x y", "y z", "q"])
+    sim = (tfidf_matrix(text) @ tfidf_matrix(text).T).toarray()
+    out, drops = Dedupe(ItemAttributes(3, text=text), by=["text"], text_threshold=float(sim[0, 1])).apply(
+        Request(), cands([0, 1, 2]), 3
+    )
+    assert out.items.tolist() == [0, 2] and reasons(drops) == {"duplicate-of:0": [1]}
+
+
 def sensitive_attrs():
     #          item: 0    1    2    3    4    5
     category = np.array([0, 1, 2, 1, -1, 2])
