@@ -17,6 +17,7 @@ from shortlist.online.event_log import EventLog
 from shortlist.online.memory_state import MemoryState
 from shortlist.online.recovery import Checkpointer, restore_state
 from shortlist.online.state import make_state
+from shortlist.online.training.ranking import attach_online
 from shortlist.online.training.sync import OnlineModelReader
 from shortlist.online.updater import ModelHolder, Updater
 from shortlist.serving.docs import install_docs
@@ -167,16 +168,18 @@ def _restore(settings: Settings, state: Any, event_log: EventLog, updater: Updat
 def create_app(settings: Settings) -> FastAPI:
     """Build the app: load the model, open the event log and the state store, mount the routers."""
     from shortlist.core.version import __version__
+    from shortlist.pipeline import Pipeline
 
     settings.check_security()
-    holder = ModelHolder(settings.model_dir)
+    online = OnlineModelReader(Path(settings.model_dir) / "online" / "sync")  # what `train-online` publishes
+    # every version the holder loads (start, reload, a flipped folder) scores its online-fm stages with it
+    holder = ModelHolder(settings.model_dir, loader=lambda folder: attach_online(Pipeline.load(folder), online))
     event_log = EventLog(settings.resolved_events_db(), durability=settings.durability)
     state = make_state(settings)
     updater = Updater(state, holder, fold_in=settings.fold_in, non_interaction_types=settings.non_interaction_types)
     checkpointer = _restore(settings, state, event_log, updater)
     m = metrics.Metrics()
     m.set_version(holder.current.version)
-    online = OnlineModelReader(Path(settings.model_dir) / "online" / "sync")  # what `train-online` publishes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

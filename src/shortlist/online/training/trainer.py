@@ -158,7 +158,7 @@ class OnlineTrainer:
         table = self.model.table
         keys, weights, expired = table.take_changes()
         meta = {"trained_seq": self.offset, "newest_event_at": self._newest_event_at,
-                "examples": self.ledger["examples"]}
+                "examples": self.ledger["examples"], "fields": list(self.model.fields)}  # the key order
         if base:
             rows = np.flatnonzero(table.in_use)
             order = np.argsort(table.row_keys[rows], kind="stable")
