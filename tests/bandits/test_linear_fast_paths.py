@@ -166,3 +166,22 @@ def test_serving_update_equals_general_update_and_checks_inputs():
     for k, v in before.items():                                      # rejected rows changed nothing
         np.testing.assert_array_equal(fast._state[k], v)
     assert fast.t_ == 200
+
+
+def test_checked_kernel_accepts_every_arm_and_rejects_out_of_range_slots():
+    from shortlist.bandits._kernels import update_checked
+
+    X, arms, r = _data(n=20)
+    lin = LinUCB(arms=8)
+    lin.update(X[:1], arms[:1], r[:1])
+    st = lin._state
+
+    def call(slot):
+        return update_checked(st["A"], st["b"], st["Ainv"], st["theta"], lin._P, lin._dirty, X[1:2],
+                              np.array([slot], np.int64), lin._ones, r[1:2])
+
+    before = st["A"].copy()
+    assert not call(-1) and not call(8)
+    np.testing.assert_array_equal(st["A"], before)
+    assert call(0) and call(7)    # the first and the last arm are served by the kernel itself
+    assert not np.array_equal(st["A"][0], before[0]) and not np.array_equal(st["A"][7], before[7])
