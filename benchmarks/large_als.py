@@ -1,0 +1,118 @@
+"""ALS at MovieLens-20M scale on one machine vs implicit: fit time and peak RSS, same run, same objective.
+
+Data: ``shortlist.data.big_world`` (138,493 users x 26,744 items x ~20M distinct events at
+``--scale 1``; ``--scale 0.25`` keeps the items and takes a quarter of the users and events),
+written to Parquet a chunk of users at a time and read back streamed (``read_events``).
+Each engine runs in its own fresh process, so ``ru_maxrss`` is that engine's peak alone:
+the load (the same streamed reader for both), then the fit. Both fit the same objective:
+64 factors, CG with 3 steps, ``regularization``, cell weight ``1 + alpha`` on every event
+and 1 on every other cell (ours: ``w0=1``; implicit 0.7 takes the confidences as the
+matrix values, so it gets the matrix ``1 + alpha``), the same threads. Seconds per
+iteration are the whole fit (setup included) over the iterations.
+
+    nice -n 10 .venv/bin/python benchmarks/large_als.py [--scale 1] [--iterations 15] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCALE_USERS, N_ITEMS, SCALE_EVENTS = 138_493, 26_744, 20_000_263
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def child(engine: str, path: str, iterations: int, threads: int, reg: float, alpha: float) -> dict:
+    """Load and fit in this (fresh) process; returns the timings and peak RSS."""
+    from threadpoolctl import threadpool_limits
+
+    from shortlist.data.big_world import read_events
+
+    t0 = time.perf_counter()
+    data = read_events(path)
+    m = data.matrix
+    load_s, load_rss = time.perf_counter() - t0, _rss_mb()
+    t0 = time.perf_counter()
+    if engine == "shortlist":
+        from shortlist.models.als import ALS
+
+        ALS(factors=64, iterations=iterations, regularization=reg, alpha=alpha, w0=1.0, cg_steps=3,
+            num_threads=threads, progress=False).fit(data)
+    else:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        conf = m.copy()
+        conf.data[:] = 1.0 + alpha  # every event weighs 1 (binary): its confidence
+        with threadpool_limits(1, user_api="blas"):  # what implicit asks for
+            AlternatingLeastSquares(factors=64, iterations=iterations, regularization=reg, alpha=1.0, use_cg=True,
+                                    num_threads=threads, random_state=0).fit(conf, show_progress=False)
+    fit_s = time.perf_counter() - t0
+    return {"engine": engine, "events": int(m.nnz), "load_s": load_s, "fit_s": fit_s, "per_it": fit_s / iterations,
+            "load_rss_mb": load_rss, "peak_rss_mb": _rss_mb()}
+
+
+def run_child(engine: str, args: argparse.Namespace, path: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", engine, "--data", str(path), "--iterations", str(args.iterations),
+           "--threads", str(args.threads), "--regularization", str(args.regularization), "--alpha", str(args.alpha)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def generate(path: Path, scale: float) -> None:
+    """The world's Parquet file in a fresh process (its peak RSS is the generator's alone)."""
+    code = ("import json, resource, sys, time; from shortlist.data.big_world import write_big_world; "
+            "t = time.perf_counter(); "
+            f"n = write_big_world({str(path)!r}, n_users={round(SCALE_USERS * scale)}, n_items={N_ITEMS}, "
+            f"n_events={round(SCALE_EVENTS * scale)}); "
+            "print(json.dumps({'events': n, 's': time.perf_counter() - t, "
+            "'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout.strip().splitlines()[-1])
+    print(f"generated {out['events']:,} events -> {path} ({path.stat().st_size / 2**20:.0f} MiB) in {out['s']:.0f} s, "
+          f"peak RSS {out['rss']:.0f} MB", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--iterations", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--regularization", type=float, default=1.0)
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--data", help="Parquet file to use or create (default: one in the temp folder, named by scale)")
+    ap.add_argument("--engines", default="shortlist,implicit")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.data, args.iterations, args.threads, args.regularization,
+                               args.alpha)))
+        return
+    path = Path(args.data or Path(tempfile.gettempdir()) / f"shortlist-big-world-{args.scale:g}.parquet")
+    if not path.exists():
+        generate(path, args.scale)
+    print(f"f = 64, {args.iterations} iterations, CG 3 steps, {args.threads} threads, "
+          f"regularization {args.regularization}, alpha {args.alpha}")
+    print(f"{'engine':<10}{'events':>12}{'load s':>8}{'fit s':>8}{'s/iter':>8}{'RSS after load MB':>19}"
+          f"{'peak RSS MB':>13}")
+    rows = {}
+    for engine in args.engines.split(","):
+        r = rows[engine] = run_child(engine, args, path)
+        print(f"{engine:<10}{r['events']:>12,}{r['load_s']:>8.1f}{r['fit_s']:>8.1f}{r['per_it']:>8.2f}"
+              f"{r['load_rss_mb']:>19.0f}{r['peak_rss_mb']:>13.0f}", flush=True)
+    if len(rows) == 2:
+        ours, peer = rows["shortlist"], rows["implicit"]
+        print(f"\nshortlist / implicit: time {ours['fit_s'] / peer['fit_s']:.2f}, "
+              f"peak RSS {ours['peak_rss_mb'] / peer['peak_rss_mb']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
