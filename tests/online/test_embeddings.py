@@ -32,6 +32,20 @@ def test_integer_ids_map_to_distinct_keys_per_field():
     assert feature_keys(0, ["17", "x"])[0] == k0[17]
 
 
+def test_a_batch_of_string_ids_keys_each_value_as_its_definition_says():
+    import hashlib
+
+    def blake(field: int, s: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{field}\x1f{s}".encode(), digest_size=8).digest(), "little", signed=True)
+
+    ids = ["42", "u7", "42", "", "007", "9" * 16, "9" * 17, "é", "u7", "3"]
+    ints = feature_keys(2, np.array([42, 7, 10**16 - 1, 3]))
+    want = [ints[0], blake(2, "u7"), ints[0], blake(2, ""), ints[1], ints[2], blake(2, "9" * 17), blake(2, "é"),
+            blake(2, "u7"), ints[3]]
+    assert feature_keys(2, ids).tolist() == want  # digits (under 17) as their integer, the rest by BLAKE2b
+    assert feature_keys(2, np.array(ids, dtype=object).reshape(2, 5)).tolist() == want
+
+
 def test_no_two_ids_share_a_row_through_admission_and_expiry():
     rng = np.random.default_rng(0)
     t = table(admit_after=2)

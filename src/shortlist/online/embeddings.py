@@ -57,13 +57,16 @@ def feature_keys(field: int, values: Any) -> np.ndarray:
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return (x ^ (x >> np.uint64(31))).view(np.int64)
-    out = np.empty(arr.size, np.int64)
-    for n, v in enumerate(arr.ravel().tolist()):
-        s = str(v)
-        out[n] = (feature_keys(field, np.array([int(s)]))[0] if s.isdigit() and len(s) < 17
-                  else int.from_bytes(hashlib.blake2b(f"{field}\x1f{s}".encode(), digest_size=8).digest(),
-                                      "little", signed=True))
-    return out
+    # ids repeat within a batch: key each distinct value once, then spread by the inverse index
+    uniq, inverse = np.unique(arr.ravel().astype(str), return_inverse=True)
+    digits = np.char.isdigit(uniq) & (np.char.str_len(uniq) < 17)
+    out = np.empty(uniq.size, np.int64)
+    if digits.any():  # an id written as digits keys as that integer, parsed by numpy, not per value
+        out[digits] = feature_keys(field, uniq[digits].astype(np.int64))
+    for n in np.flatnonzero(~digits).tolist():
+        out[n] = int.from_bytes(hashlib.blake2b(f"{field}\x1f{uniq[n]}".encode(), digest_size=8).digest(),
+                                "little", signed=True)
+    return out[inverse.ravel()]
 
 
 class CollisionlessTable:

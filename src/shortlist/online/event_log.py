@@ -65,9 +65,10 @@ class LoggedEvent:
 
     @classmethod
     def _from_row(cls, row: tuple) -> LoggedEvent:
-        d = dict(zip(_COLUMNS, row))
-        d["extra"] = json.loads(d["extra"]) if d["extra"] else {}
-        return cls(**d)
+        # positional, in _COLUMNS order: the trainer builds one per event, a dict per row cost a third
+        seq, event_id, user_id, item_id, type_, ts, value, propensity, position, request_id, extra, received = row
+        return cls(event_id, user_id, item_id, type_, ts, value, propensity, position, request_id,
+                   json.loads(extra) if extra else {}, seq, received)
 
 
 class EventLog:

@@ -70,6 +70,8 @@ class LabelJoiner:
         # (user, item) -> [seq, timestamp, position, action bits, label emitted]
         self.closed: OrderedDict[tuple[str, str], list] = OrderedDict()
         self.watermark = -np.inf
+        #: the watermark at which :meth:`advance` next has work (-inf: recompute); push skips it before
+        self._due = -np.inf
         self.counts = {"impressions": 0, "joined": 0, "late": 0, "corrections": 0, "orphans": 0, "forced": 0,
                        "examples": 0}
 
@@ -89,6 +91,8 @@ class LabelJoiner:
             if key in self.pending:  # shown again while still open: the earlier showing closes now
                 self._close(key, out)
             self.pending[key] = [ev.seq, ev.timestamp, -1 if ev.position is None else int(ev.position), 0, -1]
+            if len(self.pending) == 1:  # a new first window
+                self._due = min(self._due, ev.timestamp + self.config.window_s)
             if len(self.pending) > self.config.max_pending:
                 self.counts["forced"] += 1
                 self._close(next(iter(self.pending)), out)
@@ -102,7 +106,8 @@ class LabelJoiner:
                 self._update(key, self.closed[key], bit, out)
             else:
                 self.counts["orphans"] += 1
-        out += self.advance(self.watermark)
+        if self.watermark >= self._due:
+            out += self.advance(self.watermark)
         return out
 
     def advance(self, now: float) -> list[Example]:
@@ -120,10 +125,15 @@ class LabelJoiner:
             if len(self.closed) <= c.max_closed and rec[1] + c.window_s + c.correction_s > self.watermark:
                 break
             del self.closed[key]
+        first_open = next(iter(self.pending.values()), None)
+        first_closed = next(iter(self.closed.values()), None)
+        self._due = min(np.inf if first_open is None else first_open[1] + c.window_s,
+                        np.inf if first_closed is None else first_closed[1] + c.window_s + c.correction_s)
         return out
 
     def _close(self, key: tuple[str, str], out: list[Example]) -> None:
         rec = self.pending.pop(key)
+        self._due = -np.inf  # the first open or closed entry may have changed: advance looks again
         seq, ts, pos, bits, emitted = rec
         if emitted < 0:
             rec[4] = self.label(bits)
