@@ -160,3 +160,13 @@ def test_mmr_sparse_vectors_give_the_dense_order():
         orders.append(rule.apply(Request(), cands(20, scores), 8)[0].items.tolist())
     assert orders[0] == orders[1]
     assert orders[0] == brute_force_mmr(scores.astype(np.float32).tolist(), dense.tolist(), 0.4, 8)
+
+
+def test_freshness_boost_per_user_reads_the_half_life_from_the_request():
+    publish = np.array([10, 8]) * DAY  # ages 0 and 2 days
+    rule = FreshnessBoost(ItemAttributes(2, publish_time=publish), weight=1.0, half_life_days=1.0, per_user=True)
+    c = cands(2, np.array([0.0, 0.0]))
+    slow = rule.apply(Request(context={"now": 10 * DAY, "freshness_half_life_days": 2.0}), c, 2)[0]
+    np.testing.assert_allclose(np.sort(slow.scores), [0.5, 1.0])  # 2 days at a 2-day half-life
+    fallback = rule.apply(Request(context={"now": 10 * DAY, "freshness_half_life_days": 0.0}), c, 2)[0]
+    np.testing.assert_allclose(np.sort(fallback.scores), [0.25, 1.0])  # unusable value: the configured 1 day

@@ -120,6 +120,7 @@ class Pipeline:
                                                     or fs.publish_time_column) else None,
             bag_columns=fs.bag_columns, group_columns=fs.group_columns,
             numeric_columns=fs.numeric_columns, publish_time_column=fs.publish_time_column,
+            user_item_counts=fs.user_item_counts, engaged_age=fs.engaged_age,
         ).fit(dataset.interactions)
 
     def build_parts(self, dataset: Dataset, models: dict[str, Recommender],

@@ -162,6 +162,10 @@ class FeatureSpec(_Strict):
     numeric_columns: list[str] = Field(default_factory=list)
     publish_time_column: str | None = None
     scorers: list[str] = Field(default_factory=list)
+    #: ``user_item_played`` and ``user_item_log_count``: the user's plays of the item (replays, completion)
+    user_item_counts: bool = False
+    #: ``item_engaged_age_days``: the item's mean age at its logged events (evergreen items are used old)
+    engaged_age: bool = False
 
 
 class ClusterSpec(_Strict):

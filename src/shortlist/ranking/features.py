@@ -3,7 +3,8 @@
 Columns, in order: per-source scores and ranks, model scores, item popularity and
 recency, item numeric features, user activity, and user-item affinities (share of the
 user's history in the item's category / creator, cosine between the user's profile and
-the item's bag features such as genres or tags). Missing values are NaN, which
+the item's bag features such as genres or tags). Opt-in behavioural columns: the user's
+play count of the item (log plus the request's history) and the item's mean age at its events. Missing values are NaN, which
 LightGBM treats as "unknown" natively.
 """
 
@@ -19,6 +20,7 @@ from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, NotFittedError
 from shortlist.models.base import Recommender
 from shortlist.ranking._kernels import zscore_and_rank
+from shortlist.ranking.behaviour import engaged_age_days, history_counts, user_item_counts
 from shortlist.retrieval.types import Candidates, Request
 
 __all__ = ["FeatureAssembler", "history_row"]
@@ -60,6 +62,8 @@ class FeatureAssembler:
         group_columns: Sequence[str] = (),
         numeric_columns: Sequence[str] = (),
         publish_time_column: str | None = None,
+        user_item_counts: bool = False,
+        engaged_age: bool = False,
     ) -> None:
         self.sources = list(sources)
         self.scorers = dict(scorers or {})
@@ -68,6 +72,10 @@ class FeatureAssembler:
         self.group_columns = list(group_columns)
         self.numeric_columns = list(numeric_columns)
         self.publish_time_column = publish_time_column
+        self.user_item_counts = user_item_counts
+        self.engaged_age = engaged_age
+        if engaged_age and not publish_time_column:
+            raise ConfigError("engaged_age needs publish_time_column (an item's age at its events)")
         if item_features is None and (bag_columns or group_columns or numeric_columns or publish_time_column):
             raise ConfigError("feature columns were named but no item feature table was given")
 
@@ -105,6 +113,12 @@ class FeatureAssembler:
                              if self.publish_time_column else None)
         else:
             self.publish_ = None
+        self.counts_ = user_item_counts(train) if self.user_item_counts else None
+        self.item_engaged_age_ = None
+        if self.engaged_age:
+            ts = train.timestamp if train.timestamp is not None else np.full(train.n_events, np.nan)
+            self.item_engaged_age_ = engaged_age_days(train.item_index, train.item_index, ts, self.publish_,
+                                                      m.shape[1])
         self.n_features_ = len(self.feature_names)
         return self
 
@@ -120,6 +134,10 @@ class FeatureAssembler:
         names += ["item_log_popularity", "user_log_activity", "item_days_since_last_seen"]
         if self.publish_time_column:
             names += ["item_age_days"]
+        if self.engaged_age:
+            names += ["item_engaged_age_days"]
+        if self.user_item_counts:
+            names += ["user_item_played", "user_item_log_count"]
         names += [f"item_{c}" for c in self.numeric_columns]
         names += [f"share_{c}" for c in self.group_columns]
         names += [f"match_{c}" for c in self.bag_columns]
@@ -164,6 +182,12 @@ class FeatureAssembler:
             if now is not None:
                 out[:, j] = (now - self.publish_[items]) / 86400.0
             j += 1
+        if self.engaged_age:
+            out[:, j] = self.item_engaged_age_[items]
+            j += 1
+        if self.user_item_counts:
+            out[:, j:j + 2] = self._play_counts(request, items)
+            j += 2
         for c in self.numeric_columns:
             out[:, j] = self.numeric_[c][items]
             j += 1
@@ -185,6 +209,13 @@ class FeatureAssembler:
                 out[:, j] = np.asarray(bag[items] @ profile).ravel()
             j += 1
         return out
+
+    def _play_counts(self, request: Request, items: np.ndarray) -> np.ndarray:
+        """(played at all, log1p plays) per item: logged events plus the request's history (one entry a play)."""
+        n = history_counts(request.history, items)
+        if request.known_user and request.user_index < self.counts_.shape[0]:
+            n += np.asarray(self.counts_[request.user_index, items].toarray()).ravel()
+        return np.stack([(n > 0).astype(np.float32), np.log1p(n)], axis=1)
 
     def _model_scores(self, model: Recommender, request: Request, items: np.ndarray) -> np.ndarray:
         if items.size == 0:

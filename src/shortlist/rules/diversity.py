@@ -240,6 +240,8 @@ class FreshnessBoost(Rule):
     ``age = now - publish_time`` with ``now`` from ``context["now"]`` (wall clock when absent);
     items published "in the future" count as age 0, items without a publish time get no boost.
     With ``resort`` the list is re-sorted by the new score (stable: ties keep their order).
+    With ``per_user`` a request's ``context["freshness_half_life_days"]`` (the user's own taste for
+    freshness, e.g. learned from the age of what they engaged with) replaces ``half_life_days``.
     """
 
     class Config(RuleConfig):
@@ -248,14 +250,15 @@ class FreshnessBoost(Rule):
         )
         half_life_days: float = Field(7.0, gt=0.0, description="a positive number of days")
         resort: bool = Field(True, description="true to re-sort by the boosted score")
+        per_user: bool = Field(False, description="true to read the half-life from the request context")
 
     requires = ("publish_time",)
     drops_items = False
 
-    def boost(self, publish_time: np.ndarray, now: float) -> np.ndarray:
+    def boost(self, publish_time: np.ndarray, now: float, half_life_days: float | None = None) -> np.ndarray:
         """The score increment for items published at ``publish_time``."""
         age_days = np.maximum(now - publish_time, 0.0) / DAY_S
-        inc = self.config.weight * 0.5 ** (age_days / self.config.half_life_days)
+        inc = self.config.weight * 0.5 ** (age_days / (half_life_days or self.config.half_life_days))
         inc[np.isnan(inc)] = 0.0  # no publish time: no boost
         return inc
 
@@ -265,7 +268,10 @@ class FreshnessBoost(Rule):
         """Boost fresh candidates."""
         if len(candidates) == 0:
             return candidates, []
-        inc = self.boost(self.attributes.publish_time[candidates.items], request_now(request))
+        half_life = request.context.get("freshness_half_life_days") if self.config.per_user else None
+        if half_life is not None and not half_life > 0:
+            half_life = None  # an unusable value falls back to the configured half-life
+        inc = self.boost(self.attributes.publish_time[candidates.items], request_now(request), half_life)
         scores = (candidates.scores.astype(np.float64) + inc).astype(np.float32)
         order = (
             np.argsort(-scores, kind="stable") if self.config.resort else np.arange(len(candidates))

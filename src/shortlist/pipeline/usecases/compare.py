@@ -28,17 +28,21 @@ def _default_pipeline(budget: float | str) -> Pipeline:
 
 
 def compare_usecase(name: str, *, seed: int = 0, size: str = "demo", requests: int = 1000,
-                    budget: float | str = 0, spec_path: str | Path | None = None) -> dict[str, Any]:
+                    budget: float | str = 0, spec_path: str | Path | None = None,
+                    baselines: bool = True) -> dict[str, Any]:
     """Train the three policies on the product's training log, serve the same requests, return the metric.
 
-    ``budget`` is the default pipeline's tuning budget (0: its neutral weights, no tuning).
+    ``budget`` is the default pipeline's tuning budget (0: its neutral weights, no tuning). A spec with
+    an online layer (a bandit over the list, a bandit ordering rows) also serves ``preset-off``: the
+    same pipeline without that layer (the blend's top k; rows in the baselines' fixed order), which
+    shows what the layer adds. ``baselines=False`` serves the preset (and ``preset-off``) only.
     """
     t0 = time.perf_counter()
     usecase, pspec = load_usecase(spec_path or usecase_config_path(name))
     ucw = usecase_world(name, size=size, seed=seed)
     ds = ucw.dataset()
     preset = Pipeline(pspec).fit(ds, progress=False)
-    default = _default_pipeline(budget).fit(ds, progress=False)
+    default = _default_pipeline(budget).fit(ds, progress=False) if baselines else None
     fit_s = time.perf_counter() - t0
     rows = usecase.rows
     if usecase.bandit is not None:
@@ -46,10 +50,14 @@ def compare_usecase(name: str, *, seed: int = 0, size: str = "demo", requests: i
     elif rows is not None:
         mine = RowsPolicy(preset, rows, ds, seed=seed)
     else:
-        mine = PipelinePolicy(preset)
-    policies = {"preset": mine, "default": PipelinePolicy(default, rows=rows, dataset=ds),
-                "popularity": PopularityPolicy(ds, rows=rows)}
-    logs = simulate_traffic(ucw, policies, {"preset": usecase}, ds.interactions.matrix,
+        mine = PipelinePolicy(preset, dataset=ds, usecase=usecase)
+    policies = {"preset": mine}
+    if usecase.bandit is not None or rows is not None:
+        policies["preset-off"] = PipelinePolicy(preset, rows=rows, dataset=ds, usecase=usecase)
+    if default is not None:
+        policies |= {"default": PipelinePolicy(default, rows=rows, dataset=ds),
+                     "popularity": PopularityPolicy(ds, rows=rows)}
+    logs = simulate_traffic(ucw, policies, {"preset": usecase, "preset-off": usecase}, ds.interactions.matrix,
                             requests=requests, k=pspec.k, seed=seed)
     out: dict[str, Any] = {"use_case": name, "seed": seed, "metric": METRICS[name], "requests": requests,
                            "world": repr(ucw.world), "fit_seconds": round(fit_s, 1), "policies": {}}
@@ -61,6 +69,8 @@ def compare_usecase(name: str, *, seed: int = 0, size: str = "demo", requests: i
             "violations": dict(log.violations), "failed_orders": log.failed_orders,
             "creators_shown": int((log.exposure > 0).sum()), "exposure_gini": _gini(log.exposure),
             "sellers_with_orders": int((log.orders > 0).sum())}
+    if isinstance(mine, RowsPolicy):
+        out["row_allocation"] = mine.allocation()
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -89,7 +99,7 @@ def plot_comparison(result: dict[str, Any], path: str | Path) -> Path | None:
     vals = [result["policies"][n]["per_100"] for n in names]
     errs = [result["policies"][n]["ci95_per_100"] for n in names]
     fig, ax = plt.subplots(figsize=(6, 2.6))
-    ax.barh(names[::-1], vals[::-1], xerr=errs[::-1], color=["#999999", "#8da0cb", "#4c72b0"][-len(names):])
+    ax.barh(names[::-1], vals[::-1], xerr=errs[::-1], color=["#999999", "#8da0cb", "#c0c0e0", "#4c72b0"][-len(names):])
     ax.set_xlabel(f"{result['metric']} per 100 requests (95% interval)")
     ax.set_title(f"use case '{result['use_case']}', seed {result['seed']}")
     fig.tight_layout()

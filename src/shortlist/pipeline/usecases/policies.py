@@ -13,7 +13,8 @@ from shortlist.bandits.slates import RowsCascade
 from shortlist.data.dataset import Dataset
 from shortlist.pipeline.pipeline import Pipeline
 from shortlist.pipeline.rows import recommend_rows
-from shortlist.pipeline.usecases.spec import BanditSpec, RowsSpec
+from shortlist.pipeline.usecases.memory import EngagedAge, OnlineHistory
+from shortlist.pipeline.usecases.spec import BanditSpec, RowsSpec, UseCaseSpec
 from shortlist.retrieval.types import Request
 
 __all__ = ["BanditPolicy", "PipelinePolicy", "PopularityPolicy", "RowsPolicy", "Served", "rows_from_ranking"]
@@ -76,16 +77,42 @@ class PopularityPolicy:
 
 
 class PipelinePolicy:
-    """Any fitted pipeline; with ``rows``, its ranking fills category rows in a fixed popular order."""
+    """Any fitted pipeline; with ``rows``, its ranking fills category rows in a fixed popular order.
 
-    def __init__(self, pipeline: Pipeline, *, rows: RowsSpec | None = None, dataset: Dataset | None = None) -> None:
+    With a ``usecase`` whose context names ``history`` / ``freshness``, the app remembers each user's
+    online plays / engaged age and adds them to every request.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, rows: RowsSpec | None = None, dataset: Dataset | None = None,
+                 usecase: UseCaseSpec | None = None) -> None:
         self.pipeline, self.rows = pipeline, rows
         if rows is not None and dataset is not None:
             pop = PopularityPolicy(dataset)
             self.category, self.row_order = pop.category, pop.row_order
+        wants = set(usecase.context) if usecase is not None else set()
+        self.online = OnlineHistory() if "history" in wants else None
+        self.engaged = None
+        if "freshness" in wants and dataset is not None:
+            publish = dataset.item_features.numeric("publish_time")
+            self.engaged = EngagedAge(dataset, publish, prior_events=usecase.freshness_prior_events)
+        self._now = 0.0
 
     def request(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Request:
-        return Request(user_index=user, k=k, context=dict(context), exclude=np.asarray(exclude, np.int64))
+        self._now = float(context.get("now", 0.0))
+        ctx, hist, times = dict(context), np.zeros(0, np.int64), None
+        if self.online is not None:
+            hist, times = self.online.of(user)
+        if self.engaged is not None:
+            ctx["freshness_half_life_days"] = self.engaged.half_life_days(user)
+        return Request(user_index=user, k=k, context=ctx, exclude=np.asarray(exclude, np.int64), history=hist,
+                       history_times=times)
+
+    def remember(self, user: int, clicked: np.ndarray) -> None:
+        """Record what the user clicked at the last request's time."""
+        if self.online is not None:
+            self.online.add(user, clicked, self._now)
+        if self.engaged is not None:
+            self.engaged.clicked(user, clicked, self._now)
 
     def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
         if self.rows is None:
@@ -96,7 +123,9 @@ class PipelinePolicy:
         return Served(rows_from_ranking(ranked, self.category, order, self.rows.per_row), order)
 
     def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
-        pass
+        for items, c in zip(served.rows, clicks):
+            c = np.asarray(c, bool)  # the traffic may cut a long row to its examined width
+            self.remember(user, np.asarray(items, np.int64)[: c.size][c])
 
 
 class BanditPolicy(PipelinePolicy):
@@ -159,6 +188,15 @@ class RowsPolicy(PipelinePolicy):
         self.row_items = {int(c): np.flatnonzero(cat == c) for c in np.unique(cat)}
         self.cascade = RowsCascade(_ROW_POLICIES[spec.policy](spec), n_seen=spec.n_seen)
         self.cascade.policy.add_arms(list(self.row_items))
+        self.pages: list[list[int]] = []  # the row order of every page served: what the bandit learned
+
+    def allocation(self) -> dict[str, Any]:
+        """How often each row came first, in the first and the last third of the pages."""
+        first = np.asarray([p[0] for p in self.pages if p], np.int64)
+        third = max(first.size // 3, 1)
+        share = {part: {int(c): round(float(n) / max(x.size, 1), 3) for c, n in zip(*np.unique(x, return_counts=True))}
+                 for part, x in (("early", first[:third]), ("late", first[-third:]))}
+        return {"top_row_share": share, "pages": int(first.size)}
 
     def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
         x = self.profiles.context(user) if self.cascade.policy.uses_context else None
@@ -166,6 +204,7 @@ class RowsPolicy(PipelinePolicy):
                               context=x, n_rows=self.spec.n_rows, per_row=self.spec.per_row)
         rows = [self.pipeline.items_.index(np.asarray(page.items[r])) if page.items[r] else np.zeros(0, np.int64)
                 for r in page.rows]
+        self.pages.append([int(r) for r in page.rows])
         return Served([np.asarray(r, np.int64) for r in rows], list(page.rows))
 
     def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:

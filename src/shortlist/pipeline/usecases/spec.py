@@ -45,8 +45,13 @@ class UseCaseSpec(_Strict):
 
     use_case: Literal[USE_CASES]  # type: ignore[valid-type]
     metric: str = Field(description="the business metric's label")
-    #: request context the app knows: lat/lon (home), price_max (the user's budget), now
-    context: list[Literal["location", "budget", "now"]] = Field(default_factory=lambda: ["now"])
+    #: request context the app knows: lat/lon (home), price_max (the user's budget), now; ``history``: the
+    #: user's plays since training (one entry per play) as the request history; ``freshness``: the user's
+    #: half-life ``freshness_half_life_days`` learned from the age of what they engaged with (log + online)
+    context: list[Literal["location", "budget", "now", "history", "freshness"]] = Field(
+        default_factory=lambda: ["now"])
+    #: pseudo-events shrinking a user's engaged age towards everyone's (``freshness``)
+    freshness_prior_events: float = Field(10.0, ge=0)
     #: items consumed during the simulation are excluded later (false for games: replays matter)
     exclude_consumed: bool = True
     #: items of sellers at capacity this hour are excluded (delivery)
