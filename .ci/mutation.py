@@ -54,6 +54,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                        ["tests/bandits/test_linear_fast_paths.py", "tests/bandits/test_linear.py"]),
 }
 
+#: kernels run by the interpreter (NUMBA_DISABLE_JIT=1): the same code, without a minute of numba
+#: compilation per mutant (the jitted build is what the regular suite tests)
+NO_JIT = {"linucb-kernels", "als-kernels"}
+
 #: selections replacing `-m "not slow"`: the lightgbm reward model is ope's only test of that branch
 SLOW_TOO = {"ope": ["-k", "not obp"]}
 
@@ -188,6 +192,8 @@ def run_module(name: str, timeout: float, log, *, rerun: bool = False) -> dict:
         os.unlink(sock)
     env = {k: v for k, v in os.environ.items() if k != "CI"}  # missing shared data skips here, not fails
     env.update(PYTHONPATH=str(work / "src"), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
+    if name in NO_JIT:
+        env["NUMBA_DISABLE_JIT"] = "1"
     select = SLOW_TOO.get(name, ["-m", "not slow"])
     pytest_args = ["-x", "-q", "-p", "no:cacheprovider", "-p", "pytest_timeout", *select, *tests]
     (work / "pytest-args.json").write_text(json.dumps(pytest_args))
@@ -220,7 +226,7 @@ def run_module(name: str, timeout: float, log, *, rerun: bool = False) -> dict:
         if rerun:
             con.execute("DELETE FROM work_results WHERE upper(test_outcome) LIKE '%SURVIVED'")
         ops = con.execute("SELECT job_id, operator_name, start_pos_row, start_pos_col FROM mutation_specs")
-        spans = _annotation_spans((work / path).read_text())
+        spans = _annotation_spans((work / path).read_text(), decorators=name in NO_JIT)
         drop = [(job,) for job, op, row, col in ops.fetchall()
                 if not _kept(op) or any(a <= (row, col) < b for a, b in spans)]
         con.executemany("DELETE FROM mutation_specs WHERE job_id = ?", drop)
@@ -250,17 +256,22 @@ def run_module(name: str, timeout: float, log, *, rerun: bool = False) -> dict:
     return _summary(name, path, work, db, time.monotonic() - t0)
 
 
-def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+def _annotation_spans(source: str, *, decorators: bool = False) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """(start, end) positions of type annotations, when ``from __future__ import annotations`` keeps
-    them unevaluated: a mutant there (``str | None`` -> ``str & None``) is equivalent by construction."""
+    them unevaluated: a mutant there (``str | None`` -> ``str & None``) is equivalent by construction.
+    With ``decorators``, also the decorators (``@nb.njit(cache=True, fastmath=True)``): under
+    NUMBA_DISABLE_JIT they are not applied, and their flags change compilation, not results."""
     import ast
 
     tree = ast.parse(source)
-    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
-               any(a.name == "annotations" for a in n.names) for n in tree.body):
-        return []
+    postponed = any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
+                    any(a.name == "annotations" for a in n.names) for n in tree.body)
     found = []
     for node in ast.walk(tree):
+        if decorators and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found += node.decorator_list
+        if not postponed:
+            continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = node.args
             found += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
@@ -289,7 +300,7 @@ def _summary(name: str, path: str, work: Path, db: Path, seconds: float) -> dict
         "SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.diff "
         "FROM mutation_specs s JOIN work_results r ON s.job_id = r.job_id")]
     total = len(rows)
-    skipped = sum(1 for r in rows if r[2] == "skipped")
+    skipped = sum(1 for r in rows if r[2] in ("skipped", "no_test"))  # no_test: the mutation changed nothing
     killed = sum(1 for r in rows if r[3] == "killed")
     survivors = sorted((r for r in rows if r[3] == "survived"), key=lambda r: r[1])
     with open(work / "survivors.txt", "w") as f:

@@ -206,6 +206,40 @@ def test_reward_model_uses_action_features():
     assert q1.shape == q0.shape and not np.allclose(q0, q1)
 
 
+def test_reward_model_targets_and_feature_scaling():
+    fb, _ = _synthetic(n=600)
+    # the logistic model fits the rewards as given (0.5 each): predictions near 0.5, not near 1
+    half = LoggedFeedback(fb.contexts, fb.actions, np.full(600, 0.5), fb.propensities, 3)
+    q = ope.fit_reward_model(half, n_folds=2)
+    assert np.all(np.abs(q - 0.5) < 0.05)
+    # a constant action feature is left unscaled, not divided by its zero spread
+    feats = np.array([[1.0, 0.0], [1.0, 5.0], [1.0, 1.0]])
+    with_f = LoggedFeedback(fb.contexts, fb.actions, fb.rewards, fb.propensities, 3, action_context=feats)
+    q = ope.fit_reward_model(with_f, n_folds=2)
+    assert np.all(np.isfinite(q)) and np.all((q > 0) & (q < 1))
+
+
+def test_reward_model_with_only_action_features_is_calibrated_per_action():
+    rng = np.random.default_rng(2)
+    n, effect = 3000, 1 / (1 + np.exp(-np.array([-1.5, 0.0, 1.5])))   # linear in the feature's logit
+    act = rng.integers(0, 3, n)
+    fb = LoggedFeedback(np.zeros((n, 1)), act, (rng.random(n) < effect[act]).astype(float), np.full(n, 1 / 3), 3,
+                        action_context=np.array([[0.0], [1.0], [2.0]]))
+    q = ope.fit_reward_model(fb, n_folds=2, l2=2.0)   # the feature shares the action effect with the one-hots
+    for a in range(3):
+        assert abs(q[act == a, a, 0].mean() - effect[a]) < 0.05, a
+
+
+@pytest.mark.slow
+def test_lightgbm_reward_model_takes_its_parameters():
+    pytest.importorskip("lightgbm")
+    fb, _p = _synthetic(n=600)
+    q = ope.fit_reward_model(fb, n_folds=2, model="lightgbm",
+                             lgbm_params={"n_estimators": 1, "learning_rate": 1e-6})
+    assert q.shape == (600, 3, 1) and np.all((q > 0) & (q < 1))
+    assert np.ptp(q) < 1e-3   # one tree with a tiny step: every prediction is the base rate
+
+
 def test_greedy_action_dist_fills_distinct_slots():
     q = np.array([[[0.1, 0.9], [0.5, 0.5], [0.4, 0.2]]])   # 1 round, 3 actions, 2 slots
     g = ope.greedy_action_dist(q)

@@ -78,6 +78,18 @@ def test_recent_interactions_newest_n_oldest_first(tmp_path):
         assert log.recent_interactions("nobody", 10) == []
 
 
+def test_read_seqs_in_chunks_and_seqs_in_a_range(tmp_path):
+    with EventLog(tmp_path / "log.sqlite") as log:
+        stored, _ = log.append([ev(str(i)) for i in range(1203)])
+        seqs = [e.seq for e in stored]
+        want = seqs[::-1][:1100]                       # more than one chunk of 500, out of order
+        got = log.read_seqs(want)
+        assert [e.seq for e in got] == sorted(want)
+        assert [e.event_id for e in got[:2]] == [str(1203 - 1100), str(1203 - 1099)]
+        assert log.read_seqs([]) == []
+        assert log.seqs(seqs[9], seqs[19]) == seqs[10:20]
+
+
 def test_cursors_persist(tmp_path):
     path = tmp_path / "log.sqlite"
     with EventLog(path) as log:
