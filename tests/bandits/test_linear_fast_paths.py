@@ -185,3 +185,20 @@ def test_checked_kernel_accepts_every_arm_and_rejects_out_of_range_slots():
     np.testing.assert_array_equal(st["A"], before)
     assert call(0) and call(7)    # the first and the last arm are served by the kernel itself
     assert not np.array_equal(st["A"][0], before[0]) and not np.array_equal(st["A"][7], before[7])
+
+
+def test_ucb_kernel_reports_whether_it_scored():
+    from shortlist.bandits._kernels import ucb_best
+
+    X, arms, r = _data(n=20)
+    lin = LinUCB(arms=8)
+    lin.update(X, arms, r)
+    slots = np.arange(8, dtype=np.int64)
+    best, score = np.full((2, 1), -1, np.int64), np.zeros((2, 1))
+    assert ucb_best(X[:2], lin._state["theta"], lin._P, slots, 1.0, best, score)
+    assert (best >= 0).all() and np.isfinite(score).all()
+    bad = X[:2].copy()
+    bad[1, 0] = np.nan
+    best[:] = -1
+    assert not ucb_best(bad, lin._state["theta"], lin._P, slots, 1.0, best, score)
+    assert (best == -1).all()   # nothing computed
