@@ -45,6 +45,15 @@ def test_exclude_seen_training_history_and_exclude():
     assert reasons(drops) == {"seen": [3]}
 
 
+def test_exclude_seen_parts_switch_off_one_by_one():
+    rule = ExcludeSeen(ItemAttributes(6), training=False, history=False)
+    out, drops = rule.apply(Request(history=np.array([1]), exclude=np.array([2])), cands(range(6)), 6)
+    assert out.items.tolist() == [0, 1, 3, 4, 5] and reasons(drops) == {"excluded": [2]}
+    rule = ExcludeSeen(ItemAttributes(6), training=False)
+    out, drops = rule.apply(Request(history=np.array([1, 4]), exclude=np.array([4])), cands(range(6)), 6)
+    assert reasons(drops) == {"seen": [1, 4]}   # "seen" wins when an item is both
+
+
 def test_exclude_seen_without_interactions_names_the_fix():
     with pytest.raises(ConfigError, match="'seen'.*fix: pass seen="):
         ExcludeSeen(ItemAttributes(3))
@@ -94,6 +103,14 @@ def test_sensitive_flags_only_and_the_64_label_limit():
         SensitiveCategories(attrs(65))
 
 
+def test_dedupe_of_two_and_of_one_candidate():
+    attrs = ItemAttributes(3, duplicate_group=np.array([5, 5, 5]))
+    out, drops = Dedupe(attrs, by=["duplicate_group"]).apply(Request(), cands([1, 2]), 2)
+    assert out.items.tolist() == [1] and reasons(drops) == {"duplicate-of:1": [2]}
+    out, drops = Dedupe(attrs, by=["duplicate_group"]).apply(Request(), cands([2]), 1)
+    assert out.items.tolist() == [2] and drops == []
+
+
 def test_dedupe_when_every_candidate_shares_one_key():
     for code in (0, 3):
         attrs = ItemAttributes(4, duplicate_group=np.full(4, code))
@@ -141,6 +158,16 @@ def test_sensitive_opt_in_all_or_by_name():
     # item 1 and 3 carry 'adult' which was not allowed; 2 and 4 only 'violence'
     assert out.items.tolist() == [0, 2, 4, 5]
     assert reasons(drops) == {"sensitive:adult": [1, 3]}
+
+
+def test_sensitive_two_categories_without_flags():
+    attrs = ItemAttributes(6, category=np.array([0, 1, 2, 1, -1, 2]), category_names=("news", "gore", "kids"))
+    rule = SensitiveCategories(attrs, categories=["gore", "kids"])   # no 'sensitive' attribute needed
+    out, drops = rule.apply(Request(), cands(range(6)), 6)
+    assert out.items.tolist() == [0, 4]
+    assert reasons(drops) == {"sensitive:gore": [1, 3], "sensitive:kids": [2, 5]}
+    out, drops = rule.apply(Request(context={"allow_sensitive": ["kids"]}), cands(range(6)), 6)
+    assert out.items.tolist() == [0, 2, 4, 5] and reasons(drops) == {"sensitive:gore": [1, 3]}
 
 
 def test_sensitive_unknown_names_and_missing_attributes():
