@@ -173,6 +173,8 @@ def test_sensitive_two_categories_without_flags():
 def test_sensitive_unknown_names_and_missing_attributes():
     with pytest.raises(ConfigError, match="'porn'.*fix: use names from news, gore, kids"):
         SensitiveCategories(sensitive_attrs(), categories=["porn"])
+    with pytest.raises(ConfigError, match="flags contains 'porn'.*fix: use names from violence, adult$"):
+        SensitiveCategories(sensitive_attrs(), flags=["porn"])
     with pytest.raises(ConfigError, match="needs the item attribute 'sensitive'"):
         SensitiveCategories(ItemAttributes(3, category=np.zeros(3, int)))
 
