@@ -341,3 +341,23 @@ def test_fill_cold_items_takes_the_group_mean_and_refreshes_fold_in():
     np.testing.assert_allclose(model._item_gram(), y.T @ y, rtol=1e-5, atol=1e-6)
     with pytest.raises(DataError, match="one entry per item"):
         model.fill_cold_items(groups[:5])
+
+
+def test_cg_tile_goes_on_after_a_row_that_starts_converged():
+    # row 0 only meets a zero factor: its right-hand side is 0, so CG from 0 has nothing to do;
+    # the rows after it in the same tile must still be solved
+    from shortlist.models._kernels.als import solve_rows
+
+    rng = np.random.default_rng(0)
+    fixed = rng.normal(size=(5, 3)).astype(np.float32)
+    fixed[0] = 0.0
+    gram = (fixed.T @ fixed).astype(np.float32)
+    indptr = np.array([0, 1, 3, 5], np.int64)
+    indices = np.array([0, 1, 2, 3, 4], np.int32)
+    conf = np.full(5, 2.0, np.float32)
+    reg = np.full(3, 0.5, np.float32)
+    exact, cg = np.zeros((3, 3), np.float32), np.zeros((3, 3), np.float32)
+    solve_rows(indptr, indices, conf, fixed, gram, 1.0, reg, exact, True, 0, 1)
+    solve_rows(indptr, indices, conf, fixed, gram, 1.0, reg, cg, False, 10, 1)
+    assert np.abs(exact[1:]).min() > 0
+    np.testing.assert_allclose(cg, exact, rtol=1e-4, atol=1e-5)
