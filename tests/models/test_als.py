@@ -361,3 +361,22 @@ def test_cg_tile_goes_on_after_a_row_that_starts_converged():
     solve_rows(indptr, indices, conf, fixed, gram, 1.0, reg, cg, False, 10, 1)
     assert np.abs(exact[1:]).min() > 0
     np.testing.assert_allclose(cg, exact, rtol=1e-4, atol=1e-5)
+
+
+def test_cg_tiles_flush_before_the_packed_buffer_is_full():
+    # one block of rows whose cells add up to more than one packed tile (4096 cells): the kernel
+    # must start a new tile instead of writing past the buffer
+    from shortlist.models._kernels.als import solve_rows
+
+    rng = np.random.default_rng(1)
+    n_rows, per_row, n_cols = 6, 1000, 1500
+    fixed = (rng.normal(size=(n_cols, 4)) * 0.3).astype(np.float32)
+    gram = (fixed.T @ fixed).astype(np.float32)
+    indptr = np.arange(0, (n_rows + 1) * per_row, per_row, dtype=np.int64)
+    indices = np.concatenate([rng.choice(n_cols, per_row, replace=False) for _ in range(n_rows)]).astype(np.int32)
+    conf = (1.0 + rng.random(n_rows * per_row)).astype(np.float32)
+    reg = np.full(n_rows, 1.0, np.float32)
+    exact, cg = np.zeros((n_rows, 4), np.float32), np.zeros((n_rows, 4), np.float32)
+    solve_rows(indptr, indices, conf, fixed, gram, 0.5, reg, exact, True, 0, 1)
+    solve_rows(indptr, indices, conf, fixed, gram, 0.5, reg, cg, False, 12, 1)
+    np.testing.assert_allclose(cg, exact, rtol=1e-3, atol=1e-4 * np.abs(exact).max())
