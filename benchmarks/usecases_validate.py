@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "per-user half-life, prior 10": {"rules.2.weight": 0.5},
         "per-user half-life, prior 2": {"rules.2.weight": 0.5, "usecase.freshness_prior_events": 2.0},
         "per-user, boost 1.0 (shipped)": {},
+        "shared half-life, boost 1.0": {"usecase.context": ["now"], "rules.2.per_user": False},
     },
 }
 
@@ -100,11 +101,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--use-case", required=True, choices=sorted(VARIANTS))
     ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--variant", action="append", help="run only these variants (repeatable; parallel runs)")
     args = ap.parse_args()
     base = tomllib.loads(usecase_config_path(args.use_case).read_text())
     vals: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for vname, changes in VARIANTS[args.use_case].items():
+            if args.variant and vname not in args.variant:
+                continue
             data = copy.deepcopy(base)
             for dotted, value in changes.items():
                 _set(data, dotted, value)

@@ -21,7 +21,7 @@ def run_usecase(args: argparse.Namespace) -> int:
     print(f"training the preset, the default pipeline (tuning budget {args.budget}) and popularity; "
           f"then {args.requests} simulated requests to each ...", flush=True)
     res = compare_usecase(name, seed=args.seed, size=args.use_case_size, requests=args.requests,
-                          budget=args.budget, spec_path=spec)
+                          budget=args.budget, spec_path=spec, ablate=False)  # the ablation: benchmarks/usecases.py
     print(f"{res['world']}; trained in {res['fit_seconds']} s")
     print(f"\n{res['metric']} per 100 requests (95% interval over requests)")
     print(f"{'policy':<12} {'metric':>9} {'± 95%':>7} {'items shown':>12} {'creators shown':>15}")

@@ -29,13 +29,14 @@ def _default_pipeline(budget: float | str) -> Pipeline:
 
 def compare_usecase(name: str, *, seed: int = 0, size: str = "demo", requests: int = 1000,
                     budget: float | str = 0, spec_path: str | Path | None = None,
-                    baselines: bool = True) -> dict[str, Any]:
+                    baselines: bool = True, ablate: bool = True) -> dict[str, Any]:
     """Train the three policies on the product's training log, serve the same requests, return the metric.
 
     ``budget`` is the default pipeline's tuning budget (0: its neutral weights, no tuning). A spec with
     an online layer (a bandit over the list, a bandit ordering rows) also serves ``preset-off``: the
     same pipeline without that layer (the blend's top k; rows in the baselines' fixed order), which
-    shows what the layer adds. ``baselines=False`` serves the preset (and ``preset-off``) only.
+    shows what the layer adds (``ablate=False`` skips it). ``baselines=False`` serves the preset
+    (and ``preset-off``) only.
     """
     t0 = time.perf_counter()
     usecase, pspec = load_usecase(spec_path or usecase_config_path(name))
@@ -52,7 +53,7 @@ def compare_usecase(name: str, *, seed: int = 0, size: str = "demo", requests: i
     else:
         mine = PipelinePolicy(preset, dataset=ds, usecase=usecase)
     policies = {"preset": mine}
-    if usecase.bandit is not None or rows is not None:
+    if ablate and (usecase.bandit is not None or rows is not None):
         policies["preset-off"] = PipelinePolicy(preset, rows=rows, dataset=ds, usecase=usecase)
     if default is not None:
         policies |= {"default": PipelinePolicy(default, rows=rows, dataset=ds),
