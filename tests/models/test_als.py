@@ -380,3 +380,10 @@ def test_cg_tiles_flush_before_the_packed_buffer_is_full():
     solve_rows(indptr, indices, conf, fixed, gram, 0.5, reg, exact, True, 0, 1)
     solve_rows(indptr, indices, conf, fixed, gram, 0.5, reg, cg, False, 12, 1)
     np.testing.assert_allclose(cg, exact, rtol=1e-3, atol=1e-4 * np.abs(exact).max())
+
+
+def test_cg_flops_counts_the_gramian_and_the_cells_per_product():
+    from shortlist.models._kernels.als import cg_flops
+
+    # 3 steps + the residual = 4 products of 2 f^2 per row and 4 f per cell
+    assert cg_flops(nnz=10, n_rows=2, factors=4, cg_steps=3) == 4 * (2 * 16 * 2 + 4 * 4 * 10)
