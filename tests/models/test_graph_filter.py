@@ -87,12 +87,12 @@ def test_registered_and_saved_with_its_params(tmp_path):
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"factors": -1}, r"factors must be an integer >= 0, got -1"),
-    ({"factors": 2.5}, r"factors must be an integer"),
-    ({"ideal_weight": -0.1}, r"ideal_weight must be a number >= 0, got -0.1; e.g. ideal_weight=0.3"),
-    ({"sharpen": float("nan")}, r"sharpen must be a number >= 0"),
-    ({"sharpen": 1.5}, r"sharpen must be at most 1 .* got 1.5"),
-    ({"max_memory_gb": 0}, r"max_memory_gb must be a number > 0"),
+    ({"factors": -1}, r"factors=-1: .*fix: set factors to an integer >= 0, e.g. 32"),
+    ({"factors": 2.5}, r"factors=2.5: .*fix: set factors to an integer"),
+    ({"ideal_weight": -0.1}, r"ideal_weight=-0.1: .*fix: set ideal_weight to a number >= 0, e.g. 0.3"),
+    ({"sharpen": float("nan")}, r"sharpen=nan: .*fix: set sharpen to a number >= 0 and <= 1"),
+    ({"sharpen": 1.5}, r"sharpen=1.5: .*fix: set sharpen to a number >= 0 and <= 1"),
+    ({"max_memory_gb": 0}, r"max_memory_gb=0: .*fix: set max_memory_gb to a number > 0"),
 ])
 def test_bad_params_name_the_key_value_and_fix(params, match):
     with pytest.raises(ConfigError, match=match):

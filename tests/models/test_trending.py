@@ -102,11 +102,11 @@ def test_needs_timestamps():
 
 
 @pytest.mark.parametrize("bad, match", [
-    ({"half_life": 0}, "half_life must be a number of seconds > 0, got 0"),
-    ({"half_life": -5.0}, "got -5.0"),
-    ({"half_life": "7d"}, "got '7d'"),
-    ({"by": "clicks"}, "by='clicks' is not supported"),
-    ({"now": "today"}, "now must be seconds since the epoch"),
+    ({"half_life": 0}, "half_life=0: .*fix: set half_life to a number > 0, e.g. 604800"),
+    ({"half_life": -5.0}, "half_life=-5.0: .*fix: set half_life to a number > 0"),
+    ({"half_life": "7d"}, "half_life='7d': .*fix: set half_life to a number > 0"),
+    ({"by": "clicks"}, "by='clicks': .*fix: set by to one of 'value', 'events'"),
+    ({"now": "today"}, "now='today': .*fix: set now to a number or None"),
 ])
 def test_bad_params_raise(bad, match):
     with pytest.raises(ConfigError, match=match):

@@ -119,9 +119,9 @@ def test_linear_search_keeps_the_grid_point_with_the_best_ndcg():
 
 
 @pytest.mark.parametrize("kwargs,fit_groups,match", [
-    ({"search": {"b": []}}, True, r"search\['b'\] must be a non-empty list of finite weights"),
-    ({"search": {"b": [0.1, float("nan")]}}, True, r"search\['b'\] must be"),
-    ({"search": {"b": [0.1]}, "search_k": 0}, True, r"search_k must be a positive integer .* got 0"),
+    ({"search": {"b": []}}, True, r"search\.b=\[\]: List should have at least 1 item.*; fix: set search\.b to"),
+    ({"search": {"b": [0.1, float("nan")]}}, True, r"search\.b\.1=nan: Input should be a finite number; fix: "),
+    ({"search": {"b": [0.1]}, "search_k": 0}, True, r"search_k=0: .*; fix: set search_k to an integer > 0"),
     ({"search": {"zzz": [0.1]}}, True, r"linear search name unknown features \['zzz'\]"),
     ({"search": {"b": [0.1]}}, False, r"needs its training rows grouped by request"),
 ])
@@ -143,5 +143,5 @@ def test_value_model_combines_objectives_with_weights():
     assert vm.score(x)[x[:, 1] > 1.5].mean() < vm.score(x)[x[:, 1] < -1.5].mean()
     with pytest.raises(DataError, match="no labels for objectives"):
         ValueModel(objectives={"like": 1.0}).fit(x, {"click": y}, ["a", "b", "c", "d"])
-    with pytest.raises(ConfigError, match="at least one objective"):
+    with pytest.raises(ConfigError, match="objectives={}: Dictionary should have at least 1 item"):
         ValueModel(objectives={})

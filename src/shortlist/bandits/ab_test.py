@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from shortlist.bandits.base import POLICIES, check_positive
+from shortlist.bandits.base import POLICIES
 from shortlist.bandits.context_free import ThompsonBeta
+from shortlist.core.parameters import NonNegative, Positive
 from shortlist.errors import ConfigError
 
 __all__ = ["ABTest"]
@@ -36,18 +37,13 @@ class ABTest(ThompsonBeta):
     learns; :meth:`prob_best`, :meth:`expected_loss` and :meth:`should_stop` read the posterior.
     """
 
-    def __init__(self, *, variants: Any = 2, prior_alpha: float = 1.0, prior_beta: float = 1.0,
-                 loss_threshold: float = 1e-3, prob_threshold: float = 0.95, propensity_draws: int = 100,
+    def __init__(self, *, variants: Any = 2, prior_alpha: Positive[float] = 1.0, prior_beta: Positive[float] = 1.0,
+                 loss_threshold: Positive[float] = 1e-3, prob_threshold: float = 0.95,
+                 propensity_draws: NonNegative[int] = 100,
                  seed: int = 0) -> None:
         self.variants, self.loss_threshold, self.prob_threshold = variants, loss_threshold, prob_threshold
         super().__init__(prior_alpha=prior_alpha, prior_beta=prior_beta, propensity_draws=propensity_draws,
                          arms=variants, seed=seed)
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_positive("loss_threshold", self.loss_threshold)
-        if not (isinstance(self.prob_threshold, (int, float)) and 0.5 < self.prob_threshold <= 1):
-            raise ConfigError(f"prob_threshold must be in (0.5, 1], got {self.prob_threshold!r}")
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters as given (``variants`` is restored from the saved arm ids)."""

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from shortlist.core.parameters import check_params
 from shortlist.core.persistence import read_model_dir, write_model_dir
 from shortlist.core.registry import Registry
 from shortlist.data.vocab import Vocab
@@ -58,24 +59,6 @@ class Decision:
         return int(self.actions.shape[0])
 
 
-def _check_unit(name: str, value: Any, *, low_open: bool = False, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and (0 < value <= 1 if low_open else 0 <= value <= 1)
-    if not ok:
-        rng = "(0, 1]" if low_open else "[0, 1]"
-        raise ConfigError(f"{name} must be a number in {rng}, got {value!r}")
-
-
-def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is a finite number > 0 (or >= 0)."""
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ConfigError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-
-
 class Policy(KeywordParams):
     """Base class of every bandit policy (see the module docstring for the life cycle)."""
 
@@ -91,13 +74,6 @@ class Policy(KeywordParams):
 
     def _setup(self) -> None:
         """Validate shared hyperparameters and create the empty state (call from ``__init__``)."""
-        _check_unit("gamma", self.gamma, low_open=True)
-        if self.window is not None and (isinstance(self.window, bool) or not isinstance(
-                self.window, (int, np.integer)) or self.window <= 0):
-            raise ConfigError(f"window must be a positive number of rows or None, got {self.window!r}")
-        if self.window is not None and self.gamma != 1.0:
-            raise ConfigError("use either gamma (discount) or window (sliding window), not both; "
-                              f"got gamma={self.gamma!r}, window={self.window!r}")
         self._validate_params()
         self.rng_ = np.random.Generator(np.random.PCG64(self.seed))
         self.t_ = 0
@@ -111,7 +87,11 @@ class Policy(KeywordParams):
             self.add_arms(range(arms) if isinstance(arms, (int, np.integer)) else arms)
 
     def _validate_params(self) -> None:
-        """Raise :class:`ConfigError` for impossible hyperparameters (override)."""
+        """Check the hyperparameters against their one declaration: the annotated keyword-only signature."""
+        check_params(self, f"policy {type(self).__name__}")
+        if getattr(self, "window", None) is not None and self.gamma != 1.0:  # a relation, not a range
+            raise ConfigError(f"policy {type(self).__name__}: gamma={self.gamma!r} with window={self.window!r}; "
+                              "fix: use either gamma (discount) or window (sliding window), not both")
 
     # -- arms --------------------------------------------------------------------------
     @property

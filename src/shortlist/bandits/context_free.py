@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from shortlist.bandits._choice import epsilon_greedy, greedy, plackett_luce, sampled_topk
-from shortlist.bandits.base import POLICIES, Policy, check_positive
+from shortlist.bandits.base import POLICIES, Policy
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval, UnitOpen
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["UCB1", "EpsilonGreedy", "Softmax", "ThompsonBeta", "ThompsonGaussian"]
@@ -58,16 +59,13 @@ class EpsilonGreedy(_CountPolicy):
     of a slate applies the rule to the arms not yet placed.
     """
 
-    def __init__(self, *, epsilon: float = 0.1, decay: float = 0.0, initial_value: float = 0.0,
-                 arms: Any = None, gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, epsilon: UnitInterval[float] = 0.1, decay: NonNegative[float] = 0.0,
+                 initial_value: float = 0.0,
+                 arms: Any = None, gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None,
+                 seed: int = 0) -> None:
         self.epsilon, self.decay, self.initial_value = epsilon, decay, initial_value
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        if not (isinstance(self.epsilon, (int, float)) and 0 <= self.epsilon <= 1):
-            raise ConfigError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
-        check_positive("decay", self.decay, allow_zero=True)
 
     @property
     def epsilon_(self) -> float:
@@ -83,14 +81,11 @@ class EpsilonGreedy(_CountPolicy):
 class Softmax(_CountPolicy):
     """Boltzmann exploration: P(a) proportional to ``exp(mean_a / temperature)``."""
 
-    def __init__(self, *, temperature: float = 0.1, initial_value: float = 0.0, arms: Any = None,
-                 gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, temperature: Positive[float] = 0.1, initial_value: float = 0.0, arms: Any = None,
+                 gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None, seed: int = 0) -> None:
         self.temperature, self.initial_value = temperature, initial_value
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("temperature", self.temperature)
 
     def _choose(self, x, slots, k):
         means = np.broadcast_to(self.means_[slots], (len(x), len(slots)))
@@ -105,14 +100,11 @@ class UCB1(_CountPolicy):
     Decisions are deterministic, so propensities are exactly 1.
     """
 
-    def __init__(self, *, alpha: float = 1.0, arms: Any = None, gamma: float = 1.0,
-                 window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, alpha: NonNegative[float] = 1.0, arms: Any = None, gamma: UnitOpen[float] = 1.0,
+                 window: Positive[int] | None = None, seed: int = 0) -> None:
         self.alpha = alpha
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("alpha", self.alpha, allow_zero=True)
 
     def scores(self) -> np.ndarray:
         """UCB score per arm, in slot order."""
@@ -135,17 +127,13 @@ class ThompsonBeta(_CountPolicy):
     posterior draws (see :func:`shortlist.bandits._choice.sampled_topk`).
     """
 
-    def __init__(self, *, prior_alpha: float = 1.0, prior_beta: float = 1.0, propensity_draws: int = 100,
-                 arms: Any = None, gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, prior_alpha: Positive[float] = 1.0, prior_beta: Positive[float] = 1.0,
+                 propensity_draws: NonNegative[int] = 100,
+                 arms: Any = None, gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None,
+                 seed: int = 0) -> None:
         self.prior_alpha, self.prior_beta, self.propensity_draws = prior_alpha, prior_beta, propensity_draws
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("prior_alpha", self.prior_alpha)
-        check_positive("prior_beta", self.prior_beta)
-        if not isinstance(self.propensity_draws, int) or self.propensity_draws < 0:
-            raise ConfigError(f"propensity_draws must be an integer >= 0, got {self.propensity_draws!r}")
 
     def _check_rewards(self, rewards: np.ndarray) -> None:
         if rewards.size and (rewards.min() < 0 or rewards.max() > 1):
@@ -172,19 +160,13 @@ class ThompsonGaussian(_CountPolicy):
     ``(prior_mean/prior_var + s/noise_var) / precision``.
     """
 
-    def __init__(self, *, prior_mean: float = 0.0, prior_var: float = 1.0, noise_var: float = 1.0,
-                 propensity_draws: int = 100, arms: Any = None, gamma: float = 1.0,
-                 window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, prior_mean: float = 0.0, prior_var: Positive[float] = 1.0, noise_var: Positive[float] = 1.0,
+                 propensity_draws: NonNegative[int] = 100, arms: Any = None, gamma: UnitOpen[float] = 1.0,
+                 window: Positive[int] | None = None, seed: int = 0) -> None:
         self.prior_mean, self.prior_var, self.noise_var = prior_mean, prior_var, noise_var
         self.propensity_draws = propensity_draws
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("prior_var", self.prior_var)
-        check_positive("noise_var", self.noise_var)
-        if not isinstance(self.propensity_draws, int) or self.propensity_draws < 0:
-            raise ConfigError(f"propensity_draws must be an integer >= 0, got {self.propensity_draws!r}")
 
     @property
     def posterior_(self) -> tuple[np.ndarray, np.ndarray]:

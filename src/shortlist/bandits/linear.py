@@ -28,7 +28,8 @@ from shortlist.bandits._kernels import (
     update_checked,
     update_rows,
 )
-from shortlist.bandits.base import POLICIES, Decision, Policy, check_positive
+from shortlist.bandits.base import POLICIES, Decision, Policy
+from shortlist.core.parameters import NonNegative, Positive, UnitOpen
 from shortlist.errors import ConfigError, DataError
 
 __all__ = ["LinTS", "LinUCB", "LinUCBHybrid"]
@@ -63,15 +64,12 @@ class LinUCB(Policy):
     # a restored policy must hold bit-identical values to make identical decisions
     _arm_fields = ("A", "b", "Ainv", "theta")
 
-    def __init__(self, *, alpha: float = 1.0, l2: float = 1.0, arms: Any = None, gamma: float = 1.0,
-                 window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, alpha: NonNegative[float] = 1.0, l2: Positive[float] = 1.0, arms: Any = None,
+                 gamma: UnitOpen[float] = 1.0,
+                 window: Positive[int] | None = None, seed: int = 0) -> None:
         self.alpha, self.l2 = alpha, l2
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("l2", self.l2)
 
     # -- state -------------------------------------------------------------------------
     def _init_global(self) -> None:
@@ -244,17 +242,12 @@ class LinTS(LinUCB):
 
     select = Policy.select  # sampling needs the general path
 
-    def __init__(self, *, v: float = 1.0, l2: float = 1.0, propensity_draws: int = 100, arms: Any = None,
-                 gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, v: NonNegative[float] = 1.0, l2: Positive[float] = 1.0,
+                 propensity_draws: NonNegative[int] = 100, arms: Any = None,
+                 gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None, seed: int = 0) -> None:
         self.v, self.l2, self.propensity_draws = v, l2, propensity_draws
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("v", self.v, allow_zero=True)
-        check_positive("l2", self.l2)
-        if not isinstance(self.propensity_draws, int) or self.propensity_draws < 0:
-            raise ConfigError(f"propensity_draws must be an integer >= 0, got {self.propensity_draws!r}")
 
     def _choose(self, x, slots, k):
         mean, sd = self.mean_and_width(x, slots)
@@ -278,16 +271,13 @@ class LinUCBHybrid(Policy):
     _arm_fields = ("A", "B", "b", "f")
     _global_fields = ("A0", "b0")
 
-    def __init__(self, *, alpha: float = 1.0, l2: float = 1.0, arms: Any = None, arm_features: Any = None,
-                 gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, alpha: NonNegative[float] = 1.0, l2: Positive[float] = 1.0, arms: Any = None,
+                 arm_features: Any = None,
+                 gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None, seed: int = 0) -> None:
         self.alpha, self.l2, self.arm_features = alpha, l2, arm_features
         self.arms, self.gamma, self.window, self.seed = arms, gamma, window, seed
         self._pending_features = arm_features
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("l2", self.l2)
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters as given (arm features are saved with the state, not here)."""

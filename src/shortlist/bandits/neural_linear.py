@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from shortlist.bandits._choice import greedy
-from shortlist.bandits.base import POLICIES, Policy, check_positive
+from shortlist.bandits.base import POLICIES, Policy
+from shortlist.core.parameters import NonNegative, Positive, UnitOpen
 from shortlist.errors import ConfigError, DataError, UnknownIdError
 
 __all__ = ["NeuralLinear"]
@@ -37,8 +38,9 @@ class NeuralLinear(Policy):
     _arm_fields = ("v",)
     _global_fields = ("A", "b")
 
-    def __init__(self, *, model: Any = None, alpha: float = 1.0, l2: float = 1.0, arms: Any = None,
-                 gamma: float = 1.0, window: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, model: Any = None, alpha: NonNegative[float] = 1.0, l2: Positive[float] = 1.0,
+                 arms: Any = None,
+                 gamma: UnitOpen[float] = 1.0, window: Positive[int] | None = None, seed: int = 0) -> None:
         self.model, self.alpha, self.l2 = model, alpha, l2
         self.gamma, self.window, self.seed = gamma, window, seed
         if model is not None and not (hasattr(model, "user_factors_") and hasattr(model, "item_factors_")):
@@ -48,10 +50,6 @@ class NeuralLinear(Policy):
             arms = int(model.item_factors_.shape[0])
         self.arms = arms
         self._setup()
-
-    def _validate_params(self) -> None:
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("l2", self.l2)
 
     def add_arms(self, arms: Any, features: Any = None) -> NeuralLinear:
         """Add arms; ``features`` are their embeddings (default: the model's item factors)."""

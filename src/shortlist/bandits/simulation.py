@@ -11,7 +11,6 @@ done from the same pool. See ``docs/simulation.md`` for the exact protocol.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from shortlist.bandits.corpus import (
     discoverable_corpus,
     plot_results,
 )
-from shortlist.core.registry import check_known_keys
+from shortlist.core.parameters import params_model, validate_params
 from shortlist.errors import ConfigError
 
 __all__ = ["CONTEXTS", "POLICIES", "SIMULATION_DEFAULTS", "Oracle", "SimulationResult", "UniformRandom", "make_policy",
@@ -103,23 +102,14 @@ SIMULATION_DEFAULTS: dict[str, dict[str, Any]] = {
 def make_policy(name: str, *, seed: int = 0, **params: Any) -> Any:
     """A fresh policy registered in :data:`POLICIES`, with the simulation's presets and ``params`` over them.
 
-    String values (from the command line) are converted to the type of the default.
+    String values (from the command line) are converted to the declared types.
     """
-    from shortlist.models.registry import parse_param_value
-
     cls = POLICIES.get_class(name)  # unknown: "did you mean", the valid names
-    sig = inspect.signature(cls.__init__)
-    allowed = {p.name: p.default for p in sig.parameters.values()
-               if p.kind == p.KEYWORD_ONLY and p.name not in ("seed", "arms", "arm_features")}
-    kwargs = {**POLICIES.defaults(name), **SIMULATION_DEFAULTS.get(name, {})}
-    check_known_keys(f"policy {name!r}", params, allowed)
-    for key, raw in params.items():
-        try:
-            kwargs[key] = parse_param_value(raw, allowed[key]) if isinstance(raw, str) else raw
-        except ValueError as exc:
-            raise ConfigError(f"parameter {key}={raw!r} for policy {name!r}: {exc} "
-                              f"(default is {allowed[key]!r})") from None
-    return cls(**kwargs, seed=seed)
+    for key in {"seed", "arms", "arm_features"} & set(params):
+        raise ConfigError(f"policy {name!r}: {key}={params[key]!r} is set by the simulation; fix: remove it")
+    given = {**POLICIES.defaults(name), **SIMULATION_DEFAULTS.get(name, {}), **params}
+    checked = validate_params(f"policy {name!r}", params_model(cls), given)
+    return cls(**{k: checked[k] for k in given}, seed=seed)
 
 
 # -- what the policy sees ------------------------------------------------------------------

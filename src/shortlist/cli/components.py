@@ -8,7 +8,6 @@ them the same way (``shortlist models`` is the same listing for models).
 from __future__ import annotations
 
 import argparse
-import inspect
 from typing import Any
 
 COMMAND = "components"
@@ -38,14 +37,11 @@ def registry(kind: str) -> Any:
     return reg
 
 
-def parameters(cls: Any) -> list[tuple[str, Any]]:
-    """(name, default) of a component's parameters: its pydantic ``Config``, else its keyword-only ones."""
-    config = getattr(cls, "Config", None)
-    if config is not None and hasattr(config, "model_fields"):
-        return [(n, "required" if f.is_required() else f.get_default(call_default_factory=True))
-                for n, f in config.model_fields.items()]
-    sig = inspect.signature(cls.__init__)
-    return [(p.name, p.default) for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+def parameters(cls: Any) -> list[tuple[str, str, Any]]:
+    """(name, declared type, default) of a component's parameters, from their one declaration."""
+    from shortlist.core.parameters import describe_params
+
+    return describe_params(cls)
 
 
 def print_listing(kind: str, name: str | None = None) -> None:
@@ -59,8 +55,9 @@ def print_listing(kind: str, name: str | None = None) -> None:
     for key, cls_name, summary in rows:
         print(f"{key:16s} {cls_name:20s} {summary}")
     if name is not None:
-        for key, default in parameters(cls):
-            print(f"    {key} = {default!r}")
+        for key, declared, default in parameters(cls):
+            shown = "required" if default == "required" else f"{default!r}"
+            print(f"    {key}: {declared} = {shown}")
     else:
         for key, extra in reg.missing().items():
             print(f"{key:16s} {'-':20s} needs: pip install 'shortlist[{extra}]'")

@@ -19,15 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from shortlist.core.parameters import NonNegative, Positive
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
-from shortlist.errors import ConfigError, NotFittedError
+from shortlist.errors import NotFittedError
 from shortlist.models._kernels.als import solve_rows
 from shortlist.models.blas import one_blas_thread
 from shortlist.models.factor import FactorModel
@@ -38,8 +40,6 @@ SERIAL_ROWS = 64
 
 __all__ = ["ALS"]
 
-SOLVERS = ("cg", "cholesky")
-REG_COUNTS = ("all", "observed")
 @register("als")
 class ALS(FactorModel):
     """Implicit-feedback matrix factorization (iALS) fitted by alternating least squares.
@@ -86,20 +86,20 @@ class ALS(FactorModel):
     def __init__(
         self,
         *,
-        factors: int = 64,
-        iterations: int = 15,
-        regularization: float = 10.0,
-        alpha: float = 0.3,
-        w0: float = 0.3,
-        solver: str = "cg",
-        cg_steps: int = 3,
+        factors: Positive[int] = 64,
+        iterations: Positive[int] = 15,
+        regularization: NonNegative[float] = 10.0,
+        alpha: NonNegative[float] = 0.3,
+        w0: NonNegative[float] = 0.3,
+        solver: Literal["cg", "cholesky"] = "cg",
+        cg_steps: Positive[int] = 3,
         log_scaling: bool = False,
-        eps: float = 1.0,
-        frequency_weighting: float = 0.0,
-        nu: float = 0.0,
-        reg_counts: str = "all",
+        eps: Positive[float] = 1.0,
+        frequency_weighting: NonNegative[float] = 0.0,
+        nu: NonNegative[float] = 0.0,
+        reg_counts: Literal["all", "observed"] = "all",
         random_state: int | None = 42,
-        num_threads: int = 0,
+        num_threads: NonNegative[int] = 0,
         progress: bool | None = None,
     ) -> None:
         self.factors = factors
@@ -117,34 +117,6 @@ class ALS(FactorModel):
         self.random_state = random_state
         self.num_threads = num_threads
         self.progress = progress
-
-    # -- validation --------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        for name, example in (("factors", 64), ("iterations", 15), ("cg_steps", 3)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}; e.g. {name}={example}")
-        for name, example in (("regularization", 0.01), ("alpha", 1.0), ("w0", 1.0),
-                              ("frequency_weighting", 0.0), ("nu", 0.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}; e.g. {name}={example}")
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float, np.number)) \
-                or not math.isfinite(self.eps) or self.eps <= 0:
-            raise ConfigError(f"eps must be a finite number > 0, got {self.eps!r}; e.g. eps=1.0")
-        if self.solver not in SOLVERS:
-            raise ConfigError(f"solver={self.solver!r} is not supported; use 'cg' (fast) or 'cholesky' (exact)")
-        if self.reg_counts not in REG_COUNTS:
-            raise ConfigError(f"reg_counts={self.reg_counts!r} is not supported; use 'all' (observed + w0 x "
-                              "unobserved) or 'observed' (Spark MLlib's ALS-WR)")
-        nt = self.num_threads
-        if isinstance(nt, bool) or not isinstance(nt, (int, np.integer)) or nt < 0:
-            raise ConfigError(f"num_threads must be an integer >= 0 (0 = all), got {nt!r}; e.g. num_threads=0")
-        rs = self.random_state
-        if rs is not None and (isinstance(rs, bool) or not isinstance(rs, (int, np.integer))):
-            raise ConfigError(f"random_state must be an integer or None, got {rs!r}; e.g. random_state=42")
-        if not isinstance(self.log_scaling, (bool, np.bool_)):
-            raise ConfigError(f"log_scaling must be True or False, got {self.log_scaling!r}")
 
     # -- the objective's pieces ----------------------------------------------------------
     def _boost(self, w: np.ndarray) -> np.ndarray:

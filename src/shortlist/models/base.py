@@ -20,6 +20,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.parameters import check_params
 from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
@@ -98,7 +99,11 @@ class Recommender(KeywordParams):
 
     # -- hyperparameters ---------------------------------------------------------------
     def _validate_params(self) -> None:
-        """Raise :class:`ConfigError` for impossible hyperparameters (override)."""
+        """Check the hyperparameters against their one declaration: the annotated keyword-only signature.
+
+        Override only for checks that relate several parameters (call ``super()`` first).
+        """
+        check_params(self, f"model {self.name or type(self).__name__!r}")
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, data: Interactions, *, progress: bool | None = None) -> "Recommender":

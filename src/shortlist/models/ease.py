@@ -7,8 +7,9 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
+from shortlist.core.parameters import Positive
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError, DataError, MemoryBudgetError
+from shortlist.errors import DataError, MemoryBudgetError
 from shortlist.models.item_linear import ItemLinearModel
 from shortlist.models.registry import register
 
@@ -39,18 +40,9 @@ class EASE(ItemLinearModel):
     The default ``regularization`` was chosen on a validation split of MovieLens 100K.
     """
 
-    def __init__(self, *, regularization: float = 500.0, max_memory_gb: float = 8.0) -> None:
+    def __init__(self, *, regularization: Positive[float] = 500.0, max_memory_gb: Positive[float] = 8.0) -> None:
         self.regularization = regularization
         self.max_memory_gb = max_memory_gb
-
-    def _validate_params(self) -> None:
-        lam = self.regularization
-        if isinstance(lam, bool) or not isinstance(lam, (int, float, np.number)) or not lam > 0:
-            raise ConfigError(
-                f"regularization must be a number > 0 (the lambda of EASE), got {lam!r}; "
-                "typical values are 100-1000, e.g. regularization=500"
-            )
-        self._check_max_memory_gb()
 
     def _check_memory(self, n_items: int) -> None:
         need = ease_memory_bytes(n_items)

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, MemoryBudgetError
 from shortlist.models.item_linear import ItemLinearModel
@@ -17,13 +18,6 @@ __all__ = ["GraphFilter", "graph_filter_memory_bytes"]
 def graph_filter_memory_bytes(n_items: int, sharpen: bool) -> int:
     """Peak bytes of a fit on ``n_items``: the float64 filter (and its product with P), float32 weights."""
     return (20 if sharpen else 12) * int(n_items) ** 2
-
-
-def _number(name: str, value: object, *, minimum: float, example: str, integer: bool = False) -> None:
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
-    if isinstance(value, bool) or not ok or not np.isfinite(value) or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} >= {minimum:g}, got {value!r}; e.g. {name}={example}")
 
 
 @register("graph-filter")
@@ -46,23 +40,12 @@ class GraphFilter(ItemLinearModel):
     session EASE; docs/pipeline.md).
     """
 
-    def __init__(self, *, factors: int = 32, ideal_weight: float = 0.3, sharpen: float = 0.0,
-                 max_memory_gb: float = 8.0) -> None:
+    def __init__(self, *, factors: NonNegative[int] = 32, ideal_weight: NonNegative[float] = 0.3,
+                 sharpen: UnitInterval[float] = 0.0, max_memory_gb: Positive[float] = 8.0) -> None:
         self.factors = factors
         self.ideal_weight = ideal_weight
         self.sharpen = sharpen
         self.max_memory_gb = max_memory_gb
-
-    def _validate_params(self) -> None:
-        _number("factors", self.factors, minimum=0, example="32 (0: no ideal low-pass term)", integer=True)
-        _number("ideal_weight", self.ideal_weight, minimum=0, example="0.3")
-        _number("sharpen", self.sharpen, minimum=0, example="0.5 (0: no sharpening, plain GF-CF)")
-        if self.sharpen > 1:
-            raise ConfigError(
-                f"sharpen must be at most 1 (one Euler step of the sharpening process; beyond 1 "
-                f"it turns the strongest graph signals negative), got {self.sharpen!r}; e.g. sharpen=0.5"
-            )
-        self._check_max_memory_gb()
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         n_users, n_items = self.train_.shape

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval
 from shortlist.data.interactions import Interactions
 from shortlist.models.base import Recommender
 from shortlist.models.registry import register
 from shortlist.models.similarity import (
     RowWeights,
-    check_knn_params,
     fit_row_weights,
     knn_similarity,
     sparse_rows_dense,
@@ -36,13 +38,13 @@ class ItemKNN(Recommender):
     def __init__(
         self,
         *,
-        n_neighbors: int = 20,
-        similarity: str = "cosine",
-        alpha: float = 0.5,
-        shrink: float = 10.0,
-        weighting: str = "tfidf",
-        bm25_k1: float = 1.2,
-        bm25_b: float = 0.75,
+        n_neighbors: Positive[int] = 20,
+        similarity: Literal["cosine", "dot"] = "cosine",
+        alpha: UnitInterval[float] = 0.5,
+        shrink: NonNegative[float] = 10.0,
+        weighting: Literal["none", "tfidf", "bm25"] = "tfidf",
+        bm25_k1: NonNegative[float] = 1.2,
+        bm25_b: UnitInterval[float] = 0.75,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.similarity = similarity
@@ -51,9 +53,6 @@ class ItemKNN(Recommender):
         self.weighting = weighting
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
-
-    def _validate_params(self) -> None:
-        check_knn_params(self)
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         item_rows = self.train_.T.tocsr()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from shortlist.errors import ConfigError
 from shortlist.models.base import Recommender
 
 __all__ = ["ItemLinearModel"]
@@ -18,12 +17,6 @@ class ItemLinearModel(Recommender):
     history scoring, item similarity and persistence are shared here. A user known only by
     a history row is scored exactly like a training user.
     """
-
-    def _check_max_memory_gb(self) -> None:
-        """The dense n x n matrices are guarded by ``max_memory_gb``: it must be a number > 0."""
-        mem = self.max_memory_gb
-        if isinstance(mem, bool) or not isinstance(mem, (int, float, np.number)) or not mem > 0:
-            raise ConfigError(f"max_memory_gb must be a number > 0, got {mem!r}; e.g. max_memory_gb=8")
 
     def _score_block(self, user_idx: np.ndarray, item_idx: np.ndarray | None) -> np.ndarray:
         x = self.train_[user_idx]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from shortlist.data.interactions import Interactions
@@ -18,14 +20,8 @@ class Popularity(Recommender):
     ``by="users"`` counts distinct users per item; ``by="weight"`` sums cell weights.
     """
 
-    def __init__(self, *, by: str = "users") -> None:
+    def __init__(self, *, by: Literal["users", "weight"] = "users") -> None:
         self.by = by
-
-    def _validate_params(self) -> None:
-        from shortlist.errors import ConfigError
-
-        if self.by not in ("users", "weight"):
-            raise ConfigError(f"by={self.by!r} is not supported; use 'users' or 'weight'")
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         m = self.train_

@@ -1,13 +1,12 @@
-"""Model registry: CLI names -> classes, and typed parsing of ``--param key=value``."""
+"""Model registry: CLI names -> classes; ``create_model`` checks parameters against their declaration."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shortlist.core.registry import Extra, Registry, check_known_keys
-from shortlist.errors import ConfigError
+from shortlist.core.parameters import params_model, validate_params
+from shortlist.core.registry import Extra, Registry
 
 __all__ = ["MODELS", "register", "model_class", "create_model", "available_models", "parse_param_value"]
 
@@ -62,18 +61,12 @@ def parse_param_value(raw: Any, default: Any) -> Any:
 
 
 def create_model(name: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Instantiate model ``name`` with ``params`` (strings are coerced by default type)."""
+    """Instantiate model ``name`` with ``params``, checked against its declared parameters.
+
+    Strings (``--param factors=64``) are coerced to the declared types; a bad key or value
+    raises one :class:`ConfigError` naming the key, the value and the fix.
+    """
     cls = model_class(name)
-    sig = inspect.signature(cls.__init__)
-    allowed = {p.name: p.default for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY}
-    kwargs = MODELS.defaults(name)
-    check_known_keys(f"model {name!r}", params or {}, allowed)
-    for key, raw in (params or {}).items():
-        try:
-            kwargs[key] = parse_param_value(raw, allowed[key])
-        except ValueError as exc:
-            raise ConfigError(
-                f"parameter {key}={raw!r} for model {name!r}: {exc} "
-                f"(default is {allowed[key]!r})"
-            ) from exc
-    return cls(**kwargs)
+    given = {**MODELS.defaults(name), **(params or {})}
+    checked = validate_params(f"model {name!r}", params_model(cls), given)
+    return cls(**{k: checked[k] for k in given})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.parameters import Positive
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
-from shortlist.errors import ConfigError, DataError, ModelFileError
+from shortlist.errors import DataError, ModelFileError
 from shortlist.models._kernels.time_gram import add_time_gram
 from shortlist.models.ease import EASE
 from shortlist.models.registry import register
@@ -65,19 +66,10 @@ class SessionEASE(EASE):
     #: the time (or row order) of each event; without it this is plain EASE
     needs = ("event_order",)
 
-    def __init__(self, *, time_scale: float = 300.0, regularization: float = 50.0,
-                 max_memory_gb: float = 8.0) -> None:
+    def __init__(self, *, time_scale: Positive[float] = 300.0, regularization: Positive[float] = 50.0,
+                 max_memory_gb: Positive[float] = 8.0) -> None:
         super().__init__(regularization=regularization, max_memory_gb=max_memory_gb)
         self.time_scale = time_scale
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        scale = self.time_scale
-        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not 0 < scale < np.inf:
-            raise ConfigError(
-                f"time_scale must be a number of seconds > 0 (how fast the link between two "
-                f"items fades with the time between them), got {scale!r}; e.g. time_scale=300"
-            )
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         # EASE._fit factorises whatever _gram returns; the cell times are needed there

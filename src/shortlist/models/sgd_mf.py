@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numba
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from shortlist.core.metrics import ranking_metrics
+from shortlist.core.parameters import NonNegative, Positive
 from shortlist.data.interactions import Interactions
 from shortlist.data.splits import random_holdout
 from shortlist.errors import ConfigError
@@ -35,17 +37,6 @@ SCHEDULES = ("adagrad", "constant", "cosine")
 _CHUNK = 512  # positives per parallel chunk: enough work per task, many tasks per thread
 
 
-def _positive(name: str, value: Any, example: str, *, integer: bool = False,
-              zero_ok: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is a finite number > 0 (>= 0 with ``zero_ok``)."""
-    types = (int, np.integer) if integer else (int, float, np.number)
-    bad_type = isinstance(value, bool) or not isinstance(value, types)
-    if bad_type or (value < 0 if zero_ok else value <= 0) or not np.isfinite(value):
-        kind = "an integer" if integer else "a number"
-        sign = ">= 0" if zero_ok else "> 0"
-        raise ConfigError(f"{name} must be {kind} {sign}, got {value!r}; use e.g. {name}={example}")
-
-
 @register("sgd-mf")
 class SGDMF(FactorModel):
     """Matrix factorization by parallel SGD on a ranking or pointwise implicit-feedback loss.
@@ -58,22 +49,22 @@ class SGDMF(FactorModel):
     def __init__(
         self,
         *,
-        loss: str = "bpr",
-        factors: int = 64,
-        epochs: int = 30,
-        learning_rate: float = 0.05,
-        schedule: str = "adagrad",
-        user_regularization: float = 1e-5,
-        item_regularization: float = 1e-5,
+        loss: Literal["bpr", "warp", "mse", "logistic"] = "bpr",
+        factors: Positive[int] = 64,
+        epochs: Positive[int] = 30,
+        learning_rate: Positive[float] = 0.05,
+        schedule: Literal["adagrad", "constant", "cosine"] = "adagrad",
+        user_regularization: NonNegative[float] = 1e-5,
+        item_regularization: NonNegative[float] = 1e-5,
         use_bias: bool = True,
-        negatives: int = 4,
-        w0: float = 0.05,
-        max_sampled: int = 100,
-        validation_fraction: float = 0.0,
-        patience: int = 3,
-        validation_k: int = 10,
+        negatives: Positive[int] = 4,
+        w0: NonNegative[float] = 0.05,
+        max_sampled: Positive[int] = 100,
+        validation_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0,
+        patience: Positive[int] = 3,
+        validation_k: Positive[int] = 10,
         random_state: int | None = 0,
-        num_threads: int = 0,
+        num_threads: NonNegative[int] = 0,
         progress: bool | None = None,
     ) -> None:
         self.loss = loss
@@ -93,33 +84,6 @@ class SGDMF(FactorModel):
         self.random_state = random_state
         self.num_threads = num_threads
         self.progress = progress
-
-    # -- checks ------------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss={self.loss!r} is not supported; use one of {', '.join(LOSSES)}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"schedule={self.schedule!r} is not supported; use one of {', '.join(SCHEDULES)}")
-        _positive("factors", self.factors, "64", integer=True)
-        _positive("epochs", self.epochs, "30", integer=True)
-        _positive("learning_rate", self.learning_rate, "0.05")
-        _positive("user_regularization", self.user_regularization, "1e-5", zero_ok=True)
-        _positive("item_regularization", self.item_regularization, "1e-5", zero_ok=True)
-        _positive("negatives", self.negatives, "4", integer=True)
-        _positive("w0", self.w0, "0.05", zero_ok=True)
-        _positive("max_sampled", self.max_sampled, "100", integer=True)
-        _positive("patience", self.patience, "3", integer=True)
-        _positive("validation_k", self.validation_k, "10", integer=True)
-        _positive("num_threads", self.num_threads, "0 (all cores)", integer=True, zero_ok=True)
-        vf = self.validation_fraction
-        if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0.0 <= vf < 1.0:
-            raise ConfigError(
-                f"validation_fraction must be in [0, 1), got {vf!r}; use 0 to train on everything "
-                "or e.g. 0.1 to stop early on a held-out tenth of each user's items")
-        if self.random_state is not None and (isinstance(self.random_state, bool)
-                                              or not isinstance(self.random_state, (int, np.integer))):
-            raise ConfigError(f"random_state must be an integer or None, got {self.random_state!r}; e.g. 42")
 
     # -- training ----------------------------------------------------------------------
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:

@@ -13,20 +13,17 @@ tens of thousands of items fit in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from shortlist.errors import ConfigError
 from shortlist.models._kernels.knn import topk_sparse_rows
 
 __all__ = [
     "SIMILARITIES",
     "WEIGHTINGS",
     "RowWeights",
-    "check_knn_params",
     "fit_row_weights",
     "knn_similarity",
     "sparse_rows_dense",
@@ -92,28 +89,6 @@ def fit_row_weights(rows: sp.csr_matrix, kind: str, *, k1: float = 1.2, b: float
     idf = np.log(max(n_rows, 1)) - np.log1p(df)
     avg = float(np.asarray(rows.sum(axis=1)).mean()) if n_rows else 0.0
     return RowWeights(kind, idf, avg, float(k1), float(b))
-
-
-def check_knn_params(model: Any) -> None:
-    """Validate the hyperparameters shared by :class:`ItemKNN` and :class:`UserKNN`."""
-    k = model.n_neighbors
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ConfigError(f"n_neighbors must be a positive integer, got {k!r}; e.g. n_neighbors=100")
-    if model.similarity not in SIMILARITIES:
-        raise ConfigError(f"similarity={model.similarity!r} is not supported; use one of {SIMILARITIES}")
-    if model.weighting not in WEIGHTINGS:
-        raise ConfigError(
-            f"weighting={model.weighting!r} is not supported; use one of {WEIGHTINGS} "
-            "(bm25 takes bm25_k1 and bm25_b)"
-        )
-    if not 0.0 <= float(model.alpha) <= 1.0:
-        raise ConfigError(f"alpha must be in [0, 1] (0.5 = plain cosine), got {model.alpha!r}")
-    if float(model.shrink) < 0:
-        raise ConfigError(f"shrink must be >= 0, got {model.shrink!r}; e.g. shrink=10 (0 = none)")
-    if float(model.bm25_k1) < 0:
-        raise ConfigError(f"bm25_k1 must be >= 0, got {model.bm25_k1!r}; e.g. bm25_k1=1.2")
-    if not 0.0 <= float(model.bm25_b) <= 1.0:
-        raise ConfigError(f"bm25_b must be in [0, 1], got {model.bm25_b!r}; e.g. bm25_b=0.75")
 
 
 def _squared_norms(m: sp.csr_matrix) -> np.ndarray:

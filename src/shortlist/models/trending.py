@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
 
+from shortlist.core.parameters import Finite, Positive
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError, DataError
+from shortlist.errors import DataError
 from shortlist.models.base import Recommender
 from shortlist.models.registry import register
 
@@ -30,24 +33,11 @@ class Trending(Recommender):
 
     needs = ("timestamps",)
 
-    def __init__(self, *, half_life: float = 7 * DAY, now: float | None = None,
-                 by: str = "value") -> None:
+    def __init__(self, *, half_life: Positive[float] = 7 * DAY, now: Finite[float] | None = None,
+                 by: Literal["value", "events"] = "value") -> None:
         self.half_life = half_life
         self.now = now
         self.by = by
-
-    def _validate_params(self) -> None:
-        hl = self.half_life
-        if isinstance(hl, bool) or not isinstance(hl, (int, float, np.number)) or not hl > 0:
-            raise ConfigError(
-                f"half_life must be a number of seconds > 0, got {hl!r}; e.g. half_life=604800 "
-                "(one week)"
-            )
-        if self.now is not None and (isinstance(self.now, bool)
-                                     or not isinstance(self.now, (int, float, np.number))):
-            raise ConfigError(f"now must be seconds since the epoch or None, got {self.now!r}")
-        if self.by not in ("value", "events"):
-            raise ConfigError(f"by={self.by!r} is not supported; use 'value' or 'events'")
 
     def _contributions(self, data: Interactions, now: float) -> np.ndarray:
         if data.timestamp is None:

@@ -1,6 +1,8 @@
 """Ranking stage kinds, registered in :data:`STAGES`: how each builds, trains, scores and saves.
 
-A kind is a small class: ``__init__(params, model)`` builds the scorer; ``fit`` trains it on
+A kind is a small class: ``params_class()`` names the class whose annotated signature declares
+the stage's parameters (validated once, :mod:`shortlist.core.parameters`; ``extra_params`` adds
+the kind's own); ``__init__(params, model)`` builds the scorer; ``fit`` trains it on
 rows of candidate features; ``score(x, request, items)`` scores a request's candidate rows (the scorer saves itself). A new kind is one class with
 ``@STAGES.register("name")``; :class:`~shortlist.pipeline.stages.Stage` (budget, stacking,
 the ``stage(request, candidates)`` call) is the same for all.
@@ -60,6 +62,10 @@ class StageKind:
 class LinearStage(StageKind):
     """A weighted sum of feature columns: fixed weights, or weights searched on label folds."""
 
+    @classmethod
+    def params_class(cls) -> type:
+        return LinearScorer
+
     def build(self, params: dict[str, Any]) -> Any:
         return LinearScorer(**params)
 
@@ -81,6 +87,10 @@ class LightGBMStage(StageKind):
 
     boosts_from_previous = True
 
+    @classmethod
+    def params_class(cls) -> type:
+        return LambdaMARTRanker
+
     def build(self, params: dict[str, Any]) -> Any:
         return LambdaMARTRanker(**params)
 
@@ -94,6 +104,10 @@ class DeepFMStage(StageKind):
 
     boosts_from_previous = True
 
+    @classmethod
+    def params_class(cls) -> type:
+        return deepfm_ranker_class()
+
     def build(self, params: dict[str, Any]) -> Any:
         return deepfm_ranker_class()(**params)
 
@@ -104,6 +118,13 @@ class DeepFMStage(StageKind):
 @STAGES.register("value-model")
 class ValueModelStage(StageKind):
     """Several predicted objectives combined into one value (``labels`` maps objective -> label)."""
+
+    #: objective -> the label column that trains it (default: the objective's own name)
+    extra_params: ClassVar[dict[str, Any]] = {"labels": (dict[str, str], {})}
+
+    @classmethod
+    def params_class(cls) -> type:
+        return ValueModel
 
     def build(self, params: dict[str, Any]) -> Any:
         self.labels = params.pop("labels", {})
@@ -121,6 +142,10 @@ class ModelStage(StageKind):
 
     reads_features = False
     needs_model = True
+
+    @classmethod
+    def params_class(cls) -> None:
+        return None  # no parameters: the model is named by the spec's ``model`` key
 
     @property
     def trainable(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.parameters import params_model, validate_params
 from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, ModelFileError
 from shortlist.models.base import Recommender
@@ -53,6 +54,9 @@ class Stage:
         params = dict(spec.params)
         if self.stack and kind.boosts_from_previous:
             params.setdefault("base_feature", PREVIOUS)
+        if hasattr(kind, "params_class"):  # declared: one error naming key, value and fix
+            checked = validate_params(f"stage {self.name!r} ({self.kind})", params_model(kind), params)
+            params = {k: checked[k] for k in params}  # CLI strings coerced; defaults stay the scorer's
         self.params = params
         try:
             self.impl: StageKind = kind(params, model)

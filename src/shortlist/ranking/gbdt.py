@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from shortlist.core.parameters import NonNegative, Positive, UnitOpen, check_params
 from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from shortlist.params import KeywordParams
 from shortlist.ranking.trees import TreeEnsemble
 
 __all__ = ["LambdaMARTRanker", "groups_from_ids"]
@@ -28,7 +30,7 @@ def groups_from_ids(query_ids: np.ndarray) -> np.ndarray:
     return np.diff(bounds)
 
 
-class LambdaMARTRanker:
+class LambdaMARTRanker(KeywordParams):
     """Learning-to-rank with gradient-boosted trees optimising NDCG (LambdaMART).
 
     ``fit(features, labels, groups)`` takes one row per candidate, graded labels
@@ -44,14 +46,14 @@ class LambdaMARTRanker:
     def __init__(
         self,
         *,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_data_in_leaf: int = 20,
-        feature_fraction: float = 0.9,
-        eval_at: int = 10,
-        early_stopping_rounds: int = 30,
-        objective: str = "lambdarank",
+        n_estimators: Positive[int] = 300,
+        learning_rate: UnitOpen[float] = 0.05,
+        num_leaves: Positive[int] = 31,
+        min_data_in_leaf: NonNegative[int] = 20,
+        feature_fraction: UnitOpen[float] = 0.9,
+        eval_at: Positive[int] = 10,
+        early_stopping_rounds: NonNegative[int] = 30,
+        objective: Literal["lambdarank", "rank_xendcg", "binary"] = "lambdarank",
         num_threads: int = 1,
         seed: int = 0,
         base_feature: str | None = None,
@@ -69,12 +71,7 @@ class LambdaMARTRanker:
         self.seed = seed
         self.base_feature = base_feature
         self.base_scale = base_scale
-        if n_estimators <= 0:
-            raise ConfigError(f"n_estimators must be positive, got {n_estimators}")
-        if not 0 < learning_rate <= 1:
-            raise ConfigError(f"learning_rate must be in (0, 1], got {learning_rate}")
-        if objective not in ("lambdarank", "rank_xendcg", "binary"):
-            raise ConfigError(f"objective {objective!r} unknown; use lambdarank, rank_xendcg or binary")
+        check_params(self, "lightgbm ranker")
 
     def _params(self) -> dict[str, Any]:
         return {

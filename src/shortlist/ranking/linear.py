@@ -5,19 +5,22 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from shortlist.core.metrics import query_ndcg
+from shortlist.core.parameters import Finite, NonNegative, Positive, check_params
 from shortlist.core.persistence import Part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from shortlist.params import KeywordParams
 from shortlist.ranking._kernels import linear_scores
 
 __all__ = ["LinearScorer"]
 
 
-class LinearScorer:
+class LinearScorer(KeywordParams):
     """Score = w . standardized(features); weights given by name, searched, or learned.
 
     * ``weights`` alone: fixed weights (features not named weigh 0).
@@ -36,28 +39,20 @@ class LinearScorer:
     nothing is learned, and :meth:`fix` prepares the scorer without training rows.
     """
 
-    def __init__(self, *, weights: Mapping[str, float] | None = None,
-                 search: Mapping[str, Sequence[float]] | None = None, search_k: int = 10,
-                 l2: float = 1.0, iterations: int = 25, standardize: bool = True) -> None:
+    def __init__(self, *, weights: Mapping[str, Finite[float]] | None = None,
+                 search: Mapping[str, Annotated[list[Finite[float]], Field(min_length=1)]] | None = None,
+                 search_k: Positive[int] = 10, l2: NonNegative[float] = 1.0, iterations: Positive[int] = 25,
+                 standardize: bool = True) -> None:
         self.weights = dict(weights or {})
         self.standardize = standardize
         self.search = {name: list(values) for name, values in (search or {}).items()}
         self.search_k = search_k
         self.l2 = l2
         self.iterations = iterations
-        if l2 < 0:
-            raise ConfigError(f"l2 must be >= 0, got {l2}")
-        for name, values in self.search.items():
-            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                     and np.isfinite(v) for v in values):
-                raise ConfigError(f"search[{name!r}] must be a non-empty list of finite weights, got {values!r}; "
-                                  f"e.g. search = {{ {name} = [0.0, 0.25, 0.5] }}")
+        check_params(self, "linear scorer")
         if not standardize and (search or not weights):
             raise ConfigError("standardize = false needs fixed weights and no search (nothing to learn from); "
                               "give weights = { feature = w, ... } or drop standardize")
-        if isinstance(search_k, bool) or not isinstance(search_k, int) or search_k < 1:
-            raise ConfigError(f"search_k must be a positive integer (the k of NDCG@k), got {search_k!r}; "
-                              "e.g. search_k = 10")
 
     def fit(self, features: np.ndarray, labels: np.ndarray, feature_names: Sequence[str],
             groups: np.ndarray | None = None) -> "LinearScorer":

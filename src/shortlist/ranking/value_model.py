@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from shortlist.core.parameters import Finite, Positive, UnitOpen, params_model, validate_params
 from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.ranking.deepfm import deepfm_ranker_class
@@ -26,16 +28,14 @@ class ValueModel:
     one scale, so weights read as "how much is a like worth vs a click".
     """
 
-    LEARNERS = ("lightgbm", "deepfm")
-
-    def __init__(self, *, objectives: Mapping[str, float], n_estimators: int = 200,
-                 learning_rate: float = 0.05, num_leaves: int = 31, seed: int = 0,
-                 learner: str = "lightgbm", deepfm: Mapping[str, Any] | None = None) -> None:
-        if not objectives:
-            raise ConfigError("a value model needs at least one objective, e.g. objectives={click=1.0}")
-        if learner not in self.LEARNERS:
-            raise ConfigError(f"value model learner={learner!r} is not supported; use 'lightgbm' or 'deepfm'")
-        if deepfm and learner != "deepfm":
+    def __init__(self, *, objectives: Annotated[Mapping[str, Finite[float]], Field(min_length=1)],
+                 n_estimators: Positive[int] = 200, learning_rate: UnitOpen[float] = 0.05,
+                 num_leaves: Positive[int] = 31, seed: int = 0, learner: Literal["lightgbm", "deepfm"] = "lightgbm",
+                 deepfm: Mapping[str, Any] | None = None) -> None:
+        validate_params("value model", params_model(ValueModel), {
+            "objectives": objectives, "n_estimators": n_estimators, "learning_rate": learning_rate,
+            "num_leaves": num_leaves, "seed": seed, "learner": learner, "deepfm": deepfm})
+        if deepfm and learner != "deepfm":  # a relation between two parameters, not a range
             raise ConfigError("value model: deepfm parameters were given but learner is "
                               f"{learner!r}; set learner = 'deepfm' or drop them")
         self.objectives = dict(objectives)
