@@ -1,0 +1,99 @@
+"""Size limits: no module over ~400 lines, no function over ~60, beyond an explicit allow-list.
+
+Small modules with one job each are easier to read, review and test; a long function
+usually holds several steps that want names. Each allowed offender below says why it is
+still long (or that it is waiting to be split); the list may only shrink: an entry that
+is no longer an offender fails the test too, so it gets removed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TREES = ("src/shortlist", "benchmarks")
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+#: module path -> why it may exceed MAX_MODULE_LINES
+MODULES_ALLOWED: dict[str, str] = {
+    # waiting to be split along their seams (the issue "One shape for every component", item 2):
+    "src/shortlist/data/interactions.py": "to split: construction from frames/files vs the Interactions type",
+    "src/shortlist/pipeline/pipeline.py": "to split: request path vs fitting vs persistence",
+    "src/shortlist/rules/attributes.py": "to split: attribute table vs geo/time helpers",
+    "src/shortlist/retrieval/ann.py": "to split: one module per index kind",
+    "src/shortlist/models/base.py": "to split: batched top-k scoring vs the model life cycle",
+    "benchmarks/serve_load.py": "to split into benchmarks/_serve_load/ (server, load, report)",
+}
+
+#: "module path:function qualname" -> why it may exceed MAX_FUNCTION_LINES
+FUNCTIONS_ALLOWED: dict[str, str] = {
+    # waiting to be split into named steps (the issue "One shape for every component", item 2):
+    "benchmarks/bandits_vs_mabwiser.py:run": "to split (71 lines)",
+    "benchmarks/pipeline_latency.py:main": "to split (66 lines)",
+    "benchmarks/serve_load.py:main": "to split (138 lines)",
+    "benchmarks/soak.py:main": "to split (72 lines)",
+    "benchmarks/soak.py:report": "to split (62 lines)",
+    "src/shortlist/bandits/exploration.py:exploration_slots": "to split (62 lines)",
+    "src/shortlist/cli/demo.py:run": "to split (61 lines)",
+    "src/shortlist/data/interactions.py:Interactions.from_frame": "to split (105 lines)",
+    "src/shortlist/data/world/_kernels.py:sample_slates": "to split (71 lines)",
+    "src/shortlist/models/_kernels/sgd.py:sgd_epoch": "to split (72 lines)",
+    "src/shortlist/models/sgd_mf.py:SGDMF._fit": "to split (73 lines)",
+    "src/shortlist/neural/ranker.py:DeepFMRanker.fit": "to split (63 lines)",
+    "src/shortlist/neural/trainer.py:Trainer.fit": "to split (62 lines)",
+    "src/shortlist/pipeline/needs.py:plan_spec": "to split (81 lines)",
+    "src/shortlist/pipeline/tuning/search.py:search_model": "to split (94 lines)",
+    "src/shortlist/ranking/features.py:FeatureAssembler.transform": "to split (65 lines)",
+    "src/shortlist/rules/attributes.py:ItemAttributes.from_features": "to split (67 lines)",
+    "src/shortlist/serving/routers/recommend.py:recommend": "to split (65 lines)",
+    "src/shortlist/serving/workers.py:serve_workers": "to split (80 lines)",
+}
+
+
+def _files() -> list[Path]:
+    return sorted(p for tree in TREES for p in (ROOT / tree).rglob("*.py"))
+
+
+def _functions(tree: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
+    """(qualified name, lines) of every function and method, nested ones included."""
+    out = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = f"{prefix}{node.name}"
+            out.append((name, node.end_lineno - node.lineno + 1))
+            out.extend(_functions(node, f"{name}."))
+        elif isinstance(node, ast.ClassDef):
+            out.extend(_functions(node, f"{prefix}{node.name}."))
+    return out
+
+
+def offenders() -> tuple[dict[str, int], dict[str, int]]:
+    """(module -> lines, "module:function" -> lines) over the limits."""
+    modules, functions = {}, {}
+    for path in _files():
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        n = len(text.splitlines())
+        if n > MAX_MODULE_LINES:
+            modules[rel] = n
+        for name, lines in _functions(ast.parse(text)):
+            if lines > MAX_FUNCTION_LINES:
+                functions[f"{rel}:{name}"] = lines
+    return modules, functions
+
+
+def test_no_module_or_function_over_the_limits_beyond_the_allow_list():
+    modules, functions = offenders()
+    new_modules = {m: n for m, n in modules.items() if m not in MODULES_ALLOWED}
+    new_functions = {f: n for f, n in functions.items() if f not in FUNCTIONS_ALLOWED}
+    assert not new_modules, f"modules over {MAX_MODULE_LINES} lines (split them, or allow one saying why): {new_modules}"
+    assert not new_functions, (f"functions over {MAX_FUNCTION_LINES} lines (split them, or allow one saying why): "
+                               f"{new_functions}")
+
+
+def test_the_allow_list_names_only_current_offenders():
+    modules, functions = offenders()
+    stale = [m for m in MODULES_ALLOWED if m not in modules] + [f for f in FUNCTIONS_ALLOWED if f not in functions]
+    assert not stale, f"no longer over the limits: remove from the allow-list: {stale}"
