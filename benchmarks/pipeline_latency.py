@@ -136,7 +136,7 @@ def candidate_recall(ann: Pipeline, exact: Pipeline, users: np.ndarray) -> dict[
         for sa, se in zip(ann.sources_, exact.sources_):
             if getattr(sa, "index", "exact") == "exact":
                 continue
-            a, e = sa(req, sa.quota, excl).items, se(req, se.quota, excl).items
+            a, e = sa(req, k=sa.quota, exclude=excl).items, se(req, k=se.quota, exclude=excl).items
             if e.size:
                 found.setdefault(f"source {sa.source_name} ({sa.index})", []).append(np.isin(e, a).mean())
         big = 10 * sum(s.quota for s in ann.sources_)
