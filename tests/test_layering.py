@@ -84,6 +84,8 @@ OPTIONAL_EXTRAS = {"neural", "distributed"}
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("shortlist.models.registry", "shortlist.neural"):
         "plugin discovery by name: importing shortlist.neural registers its models in the registry",
+    ("shortlist.pipeline.stage_kinds", "shortlist.online.training.stage"):
+        "plugin discovery by name: the online-fm stage serves the online trainer's FM and lives beside it",
 }
 
 

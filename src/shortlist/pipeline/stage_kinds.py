@@ -14,15 +14,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from shortlist.core.registry import Registry
+from shortlist.core.registry import Extra, Registry
 from shortlist.ranking import LambdaMARTRanker, LinearScorer, ValueModel
 from shortlist.ranking.deepfm import deepfm_ranker_class
 from shortlist.retrieval.types import Request
 
 __all__ = ["STAGES", "StageKind"]
 
-#: ranking stage kinds -> classes (``[[stages]] kind = ...``)
-STAGES = Registry("stage kind", builtins="shortlist.pipeline.stage_kinds")
+#: ranking stage kinds -> classes (``[[stages]] kind = ...``). ``online-fm`` lives with the online
+#: trainer whose parameters it serves: found by name (plugin discovery), never imported here.
+STAGES = Registry("stage kind", builtins="shortlist.pipeline.stage_kinds", optional=(
+    Extra("shortlist.online.training.stage", "serve", ("online-fm",)),))
 
 
 class StageKind:
@@ -153,32 +155,3 @@ class ModelStage(StageKind):
 
     def score(self, x: np.ndarray, request: Request, items: np.ndarray) -> np.ndarray:
         return self.model.score_request(request, items)
-
-
-@STAGES.register("online-fm")
-class OnlineFMStage(StageKind):
-    """The FM ``shortlist train-online`` publishes, as serving holds it (docs/online.md); trained online only."""
-
-    #: stacked: the FM's logit is added to the previous stage's standardised score
-    boosts_from_previous = True
-    reads_features = False
-
-    @classmethod
-    def params_class(cls) -> type:
-        from shortlist.online.training.ranking import OnlineScorer
-
-        return OnlineScorer
-
-    def build(self, params: dict[str, Any]) -> Any:
-        from shortlist.online.training.ranking import OnlineScorer
-
-        self.online = OnlineScorer(**params)  # attached to the server's sync reader on load
-        return None  # nothing learned offline, nothing saved with the pipeline
-
-    @property
-    def trainable(self) -> bool:
-        return False
-
-    def score(self, x: np.ndarray, request: Request, items: np.ndarray) -> np.ndarray:
-        previous = x[:, -1] if self.online.stacked and x.shape[1] else None
-        return self.online.score(request.user_id, items, previous)
