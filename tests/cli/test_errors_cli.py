@@ -17,6 +17,30 @@ from tests.serving.helpers import train_tiny
 # {missing}: a path that does not exist; {empty}: a 0-byte .csv; {text}: a text file that is no
 # table, model or TOML; {dir}: an empty folder; {model}: a trained pipeline folder
 CASES: dict[str, list[str]] = {
+    "batch-recommend": [
+        "batch-recommend --model-dir {missing} --out {dir}/recs",
+        "batch-recommend --model-dir {empty} --out {dir}/recs",
+        "batch-recommend --model-dir {text} --out {dir}/recs",
+        "batch-recommend --model-dir {dir} --out {dir}/recs",
+        "batch-recommend --model-dir {model} --out {text}",
+        "batch-recommend --model-dir {model} --out {dir}/recs --k abc",
+    ],
+    "train-online": [
+        "train-online --model-dir {missing} --until-idle",
+        "train-online --model-dir {text} --until-idle",
+        "train-online --model-dir {model} --events-db {empty} --until-idle",
+        "train-online --model-dir {model} --events-db {text} --until-idle",
+        "train-online --model-dir {model} --config notjson --until-idle",
+        "train-online --model-dir {model} --sync-every abc --until-idle",
+    ],
+    "ui": [
+        "ui --model-dir {missing}",
+        "ui --model-dir {empty}",
+        "ui --model-dir {text}",
+        "ui --model-dir {dir}",
+        "ui --model-dir {model} --compare-dir {missing}",
+        "ui --model-dir {model} --port abc",
+    ],
     "components": [
         "components rules creator_kap",
         "components colours",

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from shortlist.cli.paths import event_log_file
+
 COMMAND = "train-online"
 HELP = ("Train an FM from the event log as events arrive (label joiner, collisionless embeddings) and publish "
         "it to serving every few seconds; resumes from its snapshot after a crash.")
@@ -16,7 +18,7 @@ HELP = ("Train an FM from the event log as events arrive (label joiner, collisio
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", required=True, metavar="DIR", type=Path,
                         help="served folder: reads DIR/events.sqlite, writes DIR/online/ (snapshot and sync/)")
-    parser.add_argument("--events-db", metavar="DB", type=Path, help="event log (default: DIR/events.sqlite)")
+    parser.add_argument("--events-db", metavar="DB", type=event_log_file, help="event log (default: DIR/events.sqlite)")
     parser.add_argument("--out", metavar="DIR", type=Path, help="where the trainer writes (default: DIR/online)")
     parser.add_argument("--config", metavar="JSON", default="{}",
                         help='trainer settings as JSON, e.g. \'{"lr": 0.05, "table": {"dim": 16, "admit_after": 2}}\'')
@@ -52,10 +54,14 @@ def run(args: argparse.Namespace) -> int:
     from shortlist.online.training import OnlineTrainer, SqliteStream
 
     config = _config(args)
-    db = args.events_db or args.model_dir / "events.sqlite"
+    db = Path(args.events_db) if args.events_db else args.model_dir / "events.sqlite"
     if not db.exists():
         raise ConfigError(f"--events-db: {str(db)!r} does not exist; start `shortlist serve --model-dir "
                           f"{args.model_dir}` first (it creates the log) or pass --events-db")
+    try:
+        event_log_file(str(db))  # the default path is checked as --events-db is: an SQLite file
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--events-db: {exc}") from None
     stream = SqliteStream(db)
     trainer = OnlineTrainer(stream, args.out or args.model_dir / "online", config)
     print(f"train-online: resuming at log offset {trainer.offset} ({trainer.ledger['examples']} examples trained)",
