@@ -23,7 +23,6 @@ MODULES_ALLOWED: dict[str, str] = {
     "src/shortlist/pipeline/pipeline.py": "to split: request path vs fitting vs persistence",
     "src/shortlist/rules/attributes.py": "to split: attribute table vs geo/time helpers",
     "src/shortlist/retrieval/ann.py": "to split: one module per index kind",
-    "src/shortlist/models/base.py": "to split: batched top-k scoring vs the model life cycle",
     "benchmarks/serve_load.py": "to split into benchmarks/_serve_load/ (server, load, report)",
 }
 

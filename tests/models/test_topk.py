@@ -37,7 +37,7 @@ def test_ties_go_to_the_lower_column_and_empty_slots_pad():
 def test_threaded_batch_equals_brute_force(monkeypatch, restrict):
     """Batches large enough for the worker-thread path give the brute-force top-k, in order."""
     from shortlist.data import Interactions, Vocab
-    from shortlist.models import base
+    from shortlist.models import batch_topk as base
     from shortlist.models.factor import FactorModel
 
     class Fixed(FactorModel):

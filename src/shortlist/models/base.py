@@ -3,20 +3,16 @@
 Every model shares one life cycle: keyword-only hyperparameters stored as given ->
 ``fit(Interactions)`` -> ``recommend`` / ``score`` / ``similar_items`` -> ``save`` / ``load``.
 Subclasses implement ``_fit`` and ``_score_block`` (and ``_state`` / ``_set_state`` for
-what they learned); everything else - id mapping, excluding seen items, top-k, batching,
-persistence - lives here once.
+what they learned); everything else - id mapping, excluding seen items, top-k, persistence -
+lives here once (the batched top-k in ``models/batch_topk.py``, the result type
+:class:`Recommendations` in ``models/recommendations.py``).
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -25,63 +21,13 @@ from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.data.interactions import Interactions
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.models._kernels.topk import topk, topk_rows_serial
-from shortlist.models.blas import one_blas_thread
+from shortlist.models._kernels.topk import topk
+from shortlist.models.batch_topk import blocked_topk
+from shortlist.models.recommendations import Recommendations
 from shortlist.models.requests import history_matrix, request_history
 from shortlist.params import KeywordParams
 
 __all__ = ["Recommender", "Recommendations", "check_k"]
-
-_BLOCK_CELLS = 8_000_000  # scores computed per block: bounds memory at ~32 MB of float32
-#: block of the threaded path: ~5 MB of scores stays in cache between the product and the top-k
-_THREAD_BLOCK_CELLS = 1_300_000
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, workers, pool)
-#: one threaded batch at a time: the BLAS thread limit is process-wide, and two batches
-#: would only compete for the same cores
-_BATCH_LOCK = threading.Lock()
-
-
-def _worker_count() -> int:
-    """Threads for batched scoring: numba's thread setting (which honours NUMBA_NUM_THREADS)."""
-    return max(1, int(numba.get_num_threads()))
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of scoring threads, created on first use (and again after a fork)."""
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] != workers:
-        _POOL = (os.getpid(), workers, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shortlist-topk"))
-    return _POOL[2]
-
-
-@dataclass
-class Recommendations:
-    """Top-k results: one row per query (user or item), best first.
-
-    ``item_ids`` / ``item_indices`` / ``scores`` have shape (n_queries, k); unfilled slots
-    (fewer than k candidates) hold index -1, id ``None`` and score ``-inf``.
-    """
-
-    query_ids: np.ndarray
-    item_indices: np.ndarray
-    item_ids: np.ndarray
-    scores: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.item_indices.shape[0])
-
-    def to_list(self) -> list[dict[str, Any]]:
-        """One dict per query: ``{"id", "items": [...], "scores": [...]}`` without empty slots."""
-        out = []
-        for q, idx, ids, sc in zip(self.query_ids, self.item_indices, self.item_ids, self.scores):
-            keep = idx >= 0
-            out.append({"id": _py(q), "items": [_py(x) for x in ids[keep]],
-                        "scores": [float(s) for s in sc[keep]]})
-        return out
-
-
-def _py(x: Any) -> Any:
-    return x.item() if isinstance(x, np.generic) else x
 
 
 def check_k(k: Any, name: str = "k") -> int:
@@ -202,35 +148,8 @@ class Recommender(KeywordParams):
         user_idx = np.asarray(user_idx, dtype=np.int64)
         n_cols = len(self.items_) if items is None else len(items)
         excl = self._exclusion(user_idx, exclude_seen, items, exclude)
-        out_i = np.full((len(user_idx), k), -1, np.int64)
-        out_s = np.full((len(user_idx), k), -np.inf, np.float32)
-        indptr, indices = excl.indptr.astype(np.int64), excl.indices.astype(np.int64)
-        kk = min(k, n_cols)
-
-        def block(start: int, stop: int, kernel: Any) -> None:
-            scores = np.ascontiguousarray(self.score_indices(user_idx[start:stop], items), np.float32)
-            idx, val = kernel(scores, kk, indptr[start:stop + 1] - indptr[start],
-                              indices[indptr[start]:indptr[stop]])
-            if items is not None:
-                idx = np.where(idx >= 0, np.asarray(items, np.int64)[np.maximum(idx, 0)], -1)
-            out_i[start:stop, :kk] = idx
-            out_s[start:stop, :kk] = val
-
-        n = len(user_idx)
-        workers = _worker_count()
-        if workers > 1 and n * n_cols >= 2 * _THREAD_BLOCK_CELLS:
-            # cache-sized blocks shared out to worker threads, each running BLAS on one thread
-            # and the GIL-free serial top-k: one pool of busy threads instead of BLAS' and
-            # numba's pools spinning against each other (2x faster on 2 cores)
-            step = max(1, _THREAD_BLOCK_CELLS // max(n_cols, 1))
-            starts = range(0, n, step)
-            with _BATCH_LOCK, one_blas_thread():
-                list(_pool(workers).map(lambda s: block(s, min(s + step, n), topk_rows_serial), starts))
-            return out_i, out_s
-        step = max(1, _BLOCK_CELLS // max(n_cols, 1))
-        for start in range(0, n, step):
-            block(start, min(start + step, n), topk)
-        return out_i, out_s
+        return blocked_topk(lambda start, stop: self.score_indices(user_idx[start:stop], items),
+                            len(user_idx), n_cols, k, excl, items)
 
     def _exclusion(self, user_idx: np.ndarray, exclude_seen: bool, items: np.ndarray | None,
                    exclude: sp.csr_matrix | None) -> sp.csr_matrix:
@@ -306,19 +225,9 @@ class Recommender(KeywordParams):
         if history.shape[1] != len(self.items_):
             raise DataError(f"history must have {len(self.items_)} columns, got {history.shape[1]}")
         history.sort_indices()
-        n_items = len(self.items_)
-        out_i = np.full((history.shape[0], k), -1, np.int64)
-        out_s = np.full((history.shape[0], k), -np.inf, np.float32)
-        step = max(1, _BLOCK_CELLS // max(n_items, 1))
-        empty = sp.csr_matrix(history.shape, dtype=np.float32)
-        for start in range(0, history.shape[0], step):
-            rows = history[start:start + step]
-            block = np.ascontiguousarray(self._score_history(rows), np.float32)
-            ex = rows if exclude_seen else empty[start:start + step]
-            idx, val = topk(block, min(k, n_items), ex.indptr.astype(np.int64), ex.indices.astype(np.int64))
-            out_i[start:start + step, : idx.shape[1]] = idx
-            out_s[start:start + step, : val.shape[1]] = val
-        return out_i, out_s
+        exclude = history if exclude_seen else sp.csr_matrix(history.shape, dtype=np.float32)
+        return blocked_topk(lambda start, stop: self._score_history(history[start:stop]),
+                            history.shape[0], len(self.items_), k, exclude, threads=False)
 
     def _wrap(self, queries: np.ndarray, idx: np.ndarray, sc: np.ndarray) -> Recommendations:
         ids = np.empty(idx.shape, dtype=object)
