@@ -2,11 +2,12 @@
 
 The same object is evaluated offline (it exposes ``recommend_indices`` like a model) and
 served over HTTP. Every response can carry a :class:`~shortlist.pipeline.trace.Trace`.
+Request building (ids -> indices, exclusions) lives in ``pipeline/requests.py``, the saved
+folder in ``pipeline/persistence.py``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,15 +16,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from shortlist.core.persistence import Part, read_part, write_part
+from shortlist.core.persistence import Part, write_part
 from shortlist.data.dataset import Dataset
 from shortlist.data.facts import DataFacts
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError, ModelFileError, NotFittedError
+from shortlist.errors import ConfigError, NotFittedError
 from shortlist.models.base import Recommender, check_k
 from shortlist.models.registry import create_model
 from shortlist.pipeline.components import Exclusions, build_rules, build_sources, merge, run_sources
 from shortlist.pipeline.needs import Omission, plan_spec
+from shortlist.pipeline.persistence import PIPELINE_FILE, load_pipeline, pipeline_part
+from shortlist.pipeline.requests import context_indices, exclusions, known_items
 from shortlist.pipeline.resources import memory_skips
 from shortlist.pipeline.spec import PipelineSpec, load_spec, parse_spec
 from shortlist.pipeline.stages import Stage, build_stage
@@ -33,11 +36,9 @@ from shortlist.ranking.features import FeatureAssembler
 from shortlist.retrieval.sources.store import SourceStore
 from shortlist.retrieval.types import Request
 
-__all__ = ["Pipeline", "Response", "UPTO"]
+__all__ = ["PIPELINE_FILE", "Pipeline", "Response", "UPTO"]
 
 UPTO = ("candidates", "ranking", "rules")
-#: the root manifest of a saved pipeline folder (servers and the CLI look for it)
-PIPELINE_FILE = "pipeline.json"
 
 
 @dataclass
@@ -217,11 +218,7 @@ class Pipeline:
     def _exclusions(self, req: Request, parts: dict[str, Any] | None = None) -> Exclusions:
         """The request's exclusion sets, computed once for all sources (see :class:`Exclusions`)."""
         train = (parts["dataset"].interactions.matrix if parts else self.train_)
-        seen = np.zeros(0, np.int64)
-        if req.known_user and req.user_index < train.shape[0]:
-            seen = train.indices[train.indptr[req.user_index]:train.indptr[req.user_index + 1]].astype(np.int64)
-        asked = np.unique(np.asarray(req.exclude, np.int64))
-        return Exclusions(np.unique(np.concatenate([seen, np.asarray(req.history, np.int64), asked])), asked)
+        return exclusions(train, req)
 
     def make_request(self, user_id: Any = None, *, k: int | None = None, history: Any = (),
                      context: dict[str, Any] | None = None, exclude: Any = (),
@@ -238,59 +235,11 @@ class Pipeline:
         if user_id is not None:
             found = self.users_.index([user_id], missing="ignore")[0]
             uidx = int(found)
-        hist, ex = self._known_items(history), self._known_items(exclude)
+        hist, ex = known_items(self.items_, history), known_items(self.items_, exclude)
         vectors = {id(self.models_[n]): v for n, v in (user_vectors or {}).items() if n in self.models_}
         return Request(user_index=uidx, user_id=user_id, k=k, history=hist,
-                       context=self._context_indices(dict(context or {})), exclude=ex,
+                       context=context_indices(self.rules_, self.items_, dict(context or {})), exclude=ex,
                        user_vectors=vectors or None)
-
-    def _known_items(self, ids: Any) -> np.ndarray:
-        """Indices of the external item ids that are in the catalog (order kept)."""
-        if not len(ids):
-            return np.zeros(0, np.int64)
-        idx = self.items_.index(np.asarray(list(ids)), missing="ignore")
-        return idx[idx >= 0].astype(np.int64)
-
-    def _context_indices(self, context: dict[str, Any]) -> dict[str, Any]:
-        """``context`` with the item ids under the rules' item keys turned into item indices.
-
-        Ids outside the catalog are dropped: they cannot be among the candidates anyway.
-        """
-        for rule in self.rules_:
-            for key, shape in rule.context_item_keys().items():
-                raw = context.get(key)
-                if raw is None:
-                    continue
-                if shape == "items":
-                    ids = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else [raw]
-                    idx = self._item_indices(ids)
-                    context[key] = idx[idx >= 0]
-                else:
-                    context[key] = self._pins_indices(key, raw)
-        return context
-
-    def _pins_indices(self, key: str, raw: Any) -> list[tuple[int, int]]:
-        entries = list(raw.items()) if isinstance(raw, dict) else list(raw)
-        try:
-            pairs = [(e["item"], int(e["position"])) if isinstance(e, dict) else (e[0], int(e[1])) for e in entries]
-        except (TypeError, ValueError, KeyError, IndexError):
-            raise ConfigError(f"request context {key}={raw!r}: give a list of {{'item': id, 'position': int}} "
-                              "or (id, position) pairs") from None
-        idx = self._item_indices([p[0] for p in pairs])
-        return [(int(i), pos) for i, (_, pos) in zip(idx, pairs) if i >= 0]
-
-    def _item_indices(self, ids: list[Any]) -> np.ndarray:
-        """Indices of external item ids as given in JSON (ints as text too); -1 where unknown."""
-        if self.items_.kind == "int":
-            ids = [int(i) if isinstance(i, (int, np.integer)) or (isinstance(i, str) and i.lstrip("-").isdigit()
-                                                                   and len(i) <= 18) else None for i in ids]
-        else:
-            ids = [str(i) for i in ids]
-        known = [i for i in ids if i is not None]
-        found = self.items_.index(np.asarray(known), missing="ignore") if known else np.zeros(0, np.int64)
-        out = np.full(len(ids), -1, np.int64)
-        out[[j for j, i in enumerate(ids) if i is not None]] = found
-        return out
 
     def recommend(self, request: Request | Any, k: int | None = None, *, upto: str = "rules") -> Response:
         """Run the pipeline for one request (or a user id)."""
@@ -392,17 +341,7 @@ class Pipeline:
         ``tuning/`` is kept in the new tree.
         """
         self._check_fitted()
-        parts = {"data": self.dataset_.to_part(),
-                 "models": Part(parts={name: m.to_part() for name, m in self.models_.items()}),
-                 # neighbour tables and ANN indexes: loading then skips rebuilding them
-                 "sources": self.source_store_.to_part(),
-                 "stages": Part(parts={st.name: st.to_part() for st in self.stages_})}
-        meta = {"pipeline": 2, "spec": self.spec.model_dump(exclude_unset=True),
-                "omitted": [o.to_dict() for o in self.omitted_], "saved_at": time.time()}
-        if getattr(self, "tuning_", None) is not None:
-            meta["tuning"] = self.tuning_.summary()  # how the spec was chosen (every trial: tuning/)
-            parts["tuning"] = self.tuning_.to_part(None if previous is None else Path(previous) / "tuning")
-        return Part(json.loads(json.dumps(meta, default=str)), parts=parts)
+        return pipeline_part(self, previous)
 
     def save(self, folder: str | Path) -> Path:
         """Write the pipeline to ``folder`` (``pipeline.json`` + one folder per part; atomic, checksummed)."""
@@ -411,26 +350,4 @@ class Pipeline:
     @classmethod
     def load(cls, folder: str | Path) -> "Pipeline":
         """Load a pipeline written by :meth:`save` (verified, no refitting, no pickle)."""
-        folder = Path(folder)
-        if not (folder / PIPELINE_FILE).is_file():
-            raise ModelFileError(f"{folder} holds no pipeline ({PIPELINE_FILE} missing); run `shortlist train` first")
-        part = read_part(folder, manifest=PIPELINE_FILE)
-        meta = part.meta
-        if meta.get("pipeline") != 2:
-            raise ModelFileError(f"{folder} was written by an incompatible version; retrain it")
-        pipe = cls(parse_spec(meta["spec"], origin=f"in {folder / PIPELINE_FILE}"))
-        pipe.omitted_ = [Omission(**o) for o in meta.get("omitted", [])]
-        pipe.tuning_summary_ = meta.get("tuning")
-        dataset = Dataset.from_part(part.part("data", str(folder)), where=str(folder / "data"))
-        saved = part.part("models", str(folder))
-        models = {name: Recommender.from_part(saved.part(name, str(folder / "models")), where=f"model {name!r}")
-                  for name in pipe.spec.models}
-        pipe.stages_ = [build_stage(s, {}) for s in pipe.spec.stages]
-        stages = part.part("stages", str(folder))
-        for st in pipe.stages_:
-            st.from_part(stages.part(st.name, str(folder / "stages")))
-        store = SourceStore(part.part("sources", str(folder)))
-        pipe._install(pipe.build_parts(dataset, models, store), dataset)
-        pipe.version_ = folder.name
-        return pipe
-
+        return load_pipeline(cls, folder)
