@@ -2,7 +2,8 @@
 
 Built once (at pipeline build time) from an item :class:`FeatureTable` and a column mapping,
 so a rule's hot path is a gather such as ``attributes.price[candidates.items]`` - no dicts,
-no per-item Python.
+no per-item Python. Reading the columns of a feature table (:class:`AttributeColumns`) lives in
+``rules/attribute_columns.py``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
 
 from shortlist.core.validation import validate_config
 from shortlist.data.features import FeatureTable
 from shortlist.data.vocab import Vocab
 from shortlist.errors import ConfigError, DataError
+from shortlist.rules.attribute_columns import AttributeColumns, attribute_arrays
 
 __all__ = ["ATTRIBUTES", "AttributeColumns", "ItemAttributes"]
 
@@ -39,58 +40,6 @@ ATTRIBUTES = {
     "seen": "user x item CSR of training interactions",
     "home": "float64 user x 2 (lat, lon) home locations (NaN = unknown)",
 }
-
-
-class AttributeColumns(BaseModel):
-    """Which feature column feeds which attribute (every key optional)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    category: str | None = Field(
-        None, description="the name of a categorical (or numeric) item column"
-    )
-    creator: str | None = Field(
-        None, description="the name of a categorical (or numeric) item column"
-    )
-    price: str | None = Field(None, description="the name of a numeric item column")
-    lat: str | None = Field(None, description="the name of a numeric item column (degrees)")
-    lon: str | None = Field(None, description="the name of a numeric item column (degrees)")
-    publish_time: str | None = Field(None, description="the name of a numeric item column")
-    available_from: str | None = Field(None, description="the name of a numeric item column")
-    available_until: str | None = Field(None, description="the name of a numeric item column")
-    duplicate_group: str | None = Field(
-        None, description="the name of a categorical, numeric or text item column"
-    )
-    content_hash: str | None = Field(
-        None, description="the name of a categorical, numeric or text item column"
-    )
-    sensitive: str | list[str] | None = Field(
-        None,
-        description="item column name(s): numeric (non-zero = flagged), categorical or multi "
-        "(each value a flag)",
-    )
-    text: str | None = Field(None, description="the name of a text or multi item column")
-    vectors: str | list[str] | None = Field(
-        None, description="item column name(s) for FeatureTable.matrix"
-    )
-    home_lat: str | None = Field(None, description="the name of a numeric column of the user table")
-    home_lon: str | None = Field(None, description="the name of a numeric column of the user table")
-    time_origin: float = Field(
-        0.0, description="a number: epoch seconds of time value 0 in the time columns"
-    )
-    time_unit_s: float = Field(
-        1.0,
-        gt=0,
-        description="a positive number: seconds per unit of the time columns (86400 for days)",
-    )
-
-
-def _codes(values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Dense int codes for arbitrary values (-1 where ``missing``)."""
-    codes = np.full(values.shape[0], -1, np.int64)
-    uniq, inv = np.unique(values[~missing], return_inverse=True)
-    codes[~missing] = inv.ravel()
-    return codes, tuple(str(u) for u in uniq.tolist())
 
 
 def _normalize_rows(x: np.ndarray) -> np.ndarray:
@@ -330,104 +279,5 @@ class ItemAttributes:
             if isinstance(columns, AttributeColumns)
             else validate_config("item attribute columns", AttributeColumns, columns)
         )
-        kwargs: dict[str, Any] = {}
-        for name in ("category", "creator"):
-            if getattr(cols, name):
-                kwargs[name], kwargs[f"{name}_names"] = _read_codes(
-                    table, name, getattr(cols, name), ("categorical", "numeric")
-                )
-        for name in ("duplicate_group", "content_hash"):
-            if getattr(cols, name):
-                kwargs[name] = _read_codes(
-                    table, name, getattr(cols, name), ("categorical", "numeric", "text")
-                )[0]
-        for name in ("price", "lat", "lon"):
-            if getattr(cols, name):
-                kwargs[name] = _read_numeric(table, name, getattr(cols, name))
-        for name in ("publish_time", "available_from", "available_until"):
-            if getattr(cols, name):
-                kwargs[name] = cols.time_origin + cols.time_unit_s * _read_numeric(
-                    table, name, getattr(cols, name)
-                )
-        if cols.sensitive:
-            kwargs["sensitive"], kwargs["sensitive_names"] = _read_flags(table, cols.sensitive)
-        if cols.text:
-            kind = _kind(table, "text", cols.text, ("text", "multi"))
-            kwargs["text"] = (
-                table.text(cols.text) if kind == "text" else table.multi_hot(cols.text)[0]
-            )
-        if vectors is not None:
-            kwargs["vectors"] = vectors
-        elif cols.vectors:
-            names = [cols.vectors] if isinstance(cols.vectors, str) else list(cols.vectors)
-            for n in names:
-                _kind(table, "vectors", n, ("categorical", "multi", "numeric"))
-            kwargs["vectors"] = table.matrix(names)
-        if cols.home_lat or cols.home_lon:
-            if users is None or not (cols.home_lat and cols.home_lon):
-                raise ConfigError(
-                    f"home_lat={cols.home_lat!r}, home_lon={cols.home_lon!r}: a home location "
-                    "needs both columns and users=<user FeatureTable>; fix: give both and the table"
-                )
-            kwargs["home"] = np.stack(
-                [
-                    _read_numeric(users, "home_lat", cols.home_lat),
-                    _read_numeric(users, "home_lon", cols.home_lon),
-                ],
-                axis=1,
-            )
-        return cls(len(table.vocab), vocab=table.vocab, seen=seen, **kwargs)
-
-
-def _kind(table: FeatureTable, attr: str, column: str, allowed: tuple[str, ...]) -> str:
-    if column not in table:
-        raise ConfigError(
-            f"attribute {attr}={column!r}: no such feature column; fix: use one of "
-            f"{', '.join(table.names) or '(the table has no columns)'}"
-        )
-    kind = table.kinds[column]
-    if kind not in allowed:
-        raise ConfigError(
-            f"attribute {attr}={column!r} is a {kind} column; fix: map {attr} to a "
-            f"{' or '.join(allowed)} column"
-        )
-    return kind
-
-
-def _read_numeric(table: FeatureTable, attr: str, column: str) -> np.ndarray:
-    _kind(table, attr, column, ("numeric",))
-    return table.numeric(column).astype(np.float64)
-
-
-def _read_codes(
-    table: FeatureTable, attr: str, column: str, allowed: tuple[str, ...]
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    kind = _kind(table, attr, column, allowed)
-    if kind == "categorical":
-        codes, names = table.categorical(column)
-        return codes.astype(np.int64), names
-    if kind == "numeric":
-        v = table.numeric(column)
-        return _codes(v, np.isnan(v))
-    v = table.text(column)
-    return _codes(v, v == "")
-
-
-def _read_flags(
-    table: FeatureTable, columns: str | list[str]
-) -> tuple[sp.csr_matrix, tuple[str, ...]]:
-    parts, names = [], []
-    for column in [columns] if isinstance(columns, str) else columns:
-        kind = _kind(table, "sensitive", column, ("numeric", "categorical", "multi"))
-        if kind == "numeric":
-            v = table.numeric(column)
-            parts.append(sp.csr_matrix((np.nan_to_num(v) != 0).astype(np.float32)[:, None]))
-            names.append(column)
-        elif kind == "categorical":
-            parts.append(table.one_hot(column))
-            names.extend(table.categorical(column)[1])
-        else:
-            m, tokens = table.multi_hot(column)
-            parts.append(m)
-            names.extend(tokens)
-    return sp.hstack(parts, format="csr", dtype=np.float32), tuple(names)
+        return cls(len(table.vocab), vocab=table.vocab, seen=seen,
+                   **attribute_arrays(table, cols, users=users, vectors=vectors))
