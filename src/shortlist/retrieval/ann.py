@@ -18,7 +18,8 @@ structure. Kinds:
 Without faiss, ``"exact"`` runs on numpy (same results); the approximate kinds need the
 ``ann`` extra (``pip install shortlist[ann]``). Saved through the model-folder writer
 (:mod:`shortlist.core.persistence`): faiss' serialized bytes as the blob ``index.faiss`` and/or
-the float vectors as an array; never pickle.
+the float vectors as an array; never pickle. The faiss index of each kind (construction and
+per-search parameters) is made in ``retrieval/ann_kinds.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 from shortlist.core.persistence import META_FILE, Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from shortlist.retrieval._kernels import best_first, rescore_rows
+from shortlist.retrieval.ann_kinds import faiss_index, ivf_vectors, search_params
 
 try:  # faiss is the ``ann`` extra; the exact kind works without it
     import faiss
@@ -194,40 +196,15 @@ class ANNIndex:
             self._vectors = x
         else:
             with self._omp():
-                self._index = self._make(n, dim, x)
+                self._index, nlist = faiss_index(self, n, dim, x)
+                if nlist is not None:
+                    self.nlist_ = nlist
                 self._index.add(x)
             # faiss holds flat vectors (rebuilt on demand for filtered scans); pq keeps the
             # float vectors beside its codes for the exact re-scoring
             self._vectors = x if self.kind == "pq" else None
         self.dim_, self.n_ = dim, n
         return self
-
-    def _make(self, n: int, dim: int, x: np.ndarray) -> Any:
-        ip = faiss.METRIC_INNER_PRODUCT
-        if self.kind == "exact":
-            return faiss.IndexFlatIP(dim)
-        if self.kind == "hnsw":
-            index = faiss.IndexHNSWFlat(dim, int(self.M), ip)
-            index.hnsw.efConstruction = int(self.ef_construction)
-            index.hnsw.efSearch = int(self.ef_search)
-            return index
-        if self.kind == "pq":
-            m = int(self.pq_m or dim)
-            if dim % m:
-                raise ConfigError(f"pq_m={m} does not divide the dimension {dim}; use a divisor such as {dim}")
-            index = faiss.IndexPQFastScan(dim, m, 4, ip)
-            index.train(x)
-            return index
-        nlist = self.nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
-        if nlist > n:
-            raise ConfigError(f"nlist={nlist} exceeds the {n} vectors to index; use nlist <= {max(1, n // 39)}")
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, ip)
-        index.cp.seed = int(self.seed)
-        index.train(x)
-        index.nprobe = int(self.nprobe)
-        self.nlist_ = nlist
-        return index
 
     # -- search --------------------------------------------------------------------------
     def search(self, queries: Any, k: int, *, allowed: Any = None, ef_search: int | None = None,
@@ -266,7 +243,7 @@ class ANNIndex:
             return _padded(q.shape[0], k, *self._scan(q, kk, rows))
         if self.kind == "pq":
             return _padded(q.shape[0], k, *self._pq_search(q, kk))
-        params, _keep = self._params(mask, ef_search, nprobe, kk)  # _keep: bitmap alive during search
+        params, _keep = search_params(self, mask, ef_search, nprobe, kk)  # _keep: bitmap alive during search
         with self._omp(q.shape[0]):
             dist, lab = self._index.search(q, kk, params=params) if params is not None else self._index.search(q, kk)
         lab = lab.astype(np.int64)
@@ -284,22 +261,6 @@ class ANNIndex:
         mask = np.zeros(self.n_, bool)
         mask[a.astype(np.int64)] = True
         return mask
-
-    def _params(self, mask: np.ndarray | None, ef_search: int | None, nprobe: int | None,
-                k: int) -> tuple[Any, Any]:
-        """faiss search parameters, and the bitmap they point to (the caller keeps it alive)."""
-        kwargs: dict[str, Any] = {}
-        bits = None
-        if mask is not None:
-            bits = np.packbits(mask, bitorder="little")
-            kwargs["sel"] = faiss.IDSelectorBitmap(self.n_, faiss.swig_ptr(bits))
-        if self.kind == "hnsw":
-            # HNSW returns at most efSearch results: widen the beam when k is larger
-            ef = max(int(ef_search or self.ef_search), k)
-            return faiss.SearchParametersHNSW(efSearch=ef, **kwargs), bits
-        if self.kind == "ivf":
-            return faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe), **kwargs), bits
-        return (faiss.SearchParameters(**kwargs) if kwargs else None), bits
 
     def _pq_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Fast-scan the codes for ``refine * k`` rows per query, re-score them exactly, keep ``k``."""
@@ -334,7 +295,7 @@ class ANNIndex:
     def _stored_vectors(self) -> np.ndarray:
         if self._vectors is None:
             # flat-storage indexes can give their vectors back; cache for later filtered scans
-            self._vectors = _ivf_vectors(self._index, self.n_) if self.kind == "ivf" else self._index.reconstruct_n(0, self.n_)
+            self._vectors = ivf_vectors(self._index, self.n_) if self.kind == "ivf" else self._index.reconstruct_n(0, self.n_)
         return self._vectors
 
     # -- persistence ---------------------------------------------------------------------
@@ -391,12 +352,6 @@ class ANNIndex:
         if index._index is not None and index._index.ntotal != index.n_:
             raise ModelFileError(f"{where}: index holds {index._index.ntotal} vectors but meta says {index.n_}")
         return index
-
-
-def _ivf_vectors(index: Any, n: int) -> np.ndarray:
-    """Vectors of an IVF-Flat index in id order (needs a direct map, built on demand)."""
-    index.make_direct_map()
-    return index.reconstruct_n(0, n)
 
 
 def _padded(n_q: int, k: int, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
