@@ -37,8 +37,6 @@ FUNCTIONS_ALLOWED: dict[str, str] = {
     "src/shortlist/models/sgd_mf.py:SGDMF._fit": "to split (73 lines)",
     "src/shortlist/neural/ranker.py:DeepFMRanker.fit": "to split (63 lines)",
     "src/shortlist/neural/trainer.py:Trainer.fit": "to split (62 lines)",
-    "src/shortlist/pipeline/needs.py:plan_spec": "to split (81 lines)",
-    "src/shortlist/pipeline/tuning/search.py:search_model": "to split (94 lines)",
     "src/shortlist/ranking/features.py:FeatureAssembler.transform": "to split (65 lines)",
     "src/shortlist/serving/routers/recommend.py:recommend": "to split (65 lines)",
     "src/shortlist/serving/workers.py:serve_workers": "to split (80 lines)",

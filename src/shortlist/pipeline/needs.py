@@ -75,14 +75,37 @@ def plan_spec(spec: PipelineSpec, facts: DataFacts,
     """
     out: list[Omission] = []
     data = spec.model_dump(exclude_unset=True)
+    models = _plan_models(spec, facts, skip or {}, out)
+    gone_models = set(spec.models) - set(models)
+    sources = _plan_sources(spec, facts, gone_models, out)
+    features = _plan_features(spec, facts, models, out)
+    attributes = _plan_attributes(spec, facts, out)
+    rules = _plan_rules(spec, attributes, out)
+    stages = _plan_stages(spec, gone_models, out)
+    data.update(
+        models={n: m.model_dump(exclude_unset=True) for n, m in models.items()},
+        sources=[s.model_dump(exclude_unset=True) for s in sources],
+        features=features, attributes=attributes, rules=rules, stages=stages,
+    )
+    if "features" not in spec.model_fields_set and features == type(spec.features)().model_dump():
+        data.pop("features")
+    planned = PipelineSpec.model_validate(_fit_budgets(data))
+    return planned, out
+
+
+def _plan_models(spec: PipelineSpec, facts: DataFacts, skip: dict[str, str], out: list[Omission]) -> dict[str, Any]:
+    """The models that can run (by name); the rest are left out, or stop the plan when required."""
     models = dict(spec.models)
     for name, ms in spec.models.items():
-        why = (skip or {}).get(name) or _first_missing(facts, model_needs(ms.kind, ms.params))
+        why = skip.get(name) or _first_missing(facts, model_needs(ms.kind, ms.params))
         if why:
             _require_or_omit(ms.required, "model", name, why, out)
             del models[name]
-    gone_models = set(spec.models) - set(models)
+    return models
 
+
+def _plan_sources(spec: PipelineSpec, facts: DataFacts, gone_models: set[str], out: list[Omission]) -> list[Any]:
+    """The candidate sources that can run (those over a left-out model cannot); at least one."""
     sources = []
     for s in spec.sources:
         config = s.model_dump(exclude={"kind", "weight", "required"}, exclude_unset=True)
@@ -95,10 +118,14 @@ def plan_spec(spec: PipelineSpec, facts: DataFacts,
     if not sources:
         raise ConfigError("no candidate source can run on this data: " + "; ".join(o.line() for o in out)
                           + "; add a source that needs nothing, such as a popularity model source")
+    return sources
 
+
+def _plan_features(spec: PipelineSpec, facts: DataFacts, models: dict[str, Any],
+                   out: list[Omission]) -> dict[str, Any]:
+    """The ``[features]`` table without scorers of left-out models and item columns the data lacks."""
     features = spec.features.model_dump()
-    scorers = [n for n in spec.features.scorers if n in models]
-    features["scorers"] = scorers
+    features["scorers"] = [n for n in spec.features.scorers if n in models]
     for key in ("bag_columns", "group_columns", "numeric_columns"):
         kept = []
         for col in features[key]:
@@ -113,7 +140,11 @@ def plan_spec(spec: PipelineSpec, facts: DataFacts,
         if why:
             out.append(Omission("feature", features["publish_time_column"], why))
             features["publish_time_column"] = None
+    return features
 
+
+def _plan_attributes(spec: PipelineSpec, facts: DataFacts, out: list[Omission]) -> dict[str, Any]:
+    """The ``[attributes]`` mapping without attributes whose columns the data lacks."""
     attributes = dict(spec.attributes)
     for attr, col in list(attributes.items()):
         cols = col if isinstance(col, list) else [col]
@@ -124,10 +155,14 @@ def plan_spec(spec: PipelineSpec, facts: DataFacts,
         if why:
             out.append(Omission("attribute", attr, why))
             del attributes[attr]
+    return attributes
 
-    rules = []
+
+def _plan_rules(spec: PipelineSpec, attributes: dict[str, Any], out: list[Omission]) -> list[dict[str, Any]]:
+    """The rules (as dicts) whose required item attributes are all mapped."""
     from shortlist.rules import rule_class
 
+    rules = []
     for r in spec.rules:
         lacking = [a for a in getattr(rule_class(r.kind), "requires", ())
                    if a not in ("seen",) and a not in attributes]
@@ -136,17 +171,7 @@ def plan_spec(spec: PipelineSpec, facts: DataFacts,
                              f"needs item attribute(s) {lacking}, which the data does not provide", out)
         else:
             rules.append(r.model_dump(exclude_unset=True))
-
-    stages = _plan_stages(spec, gone_models, out)
-    data.update(
-        models={n: m.model_dump(exclude_unset=True) for n, m in models.items()},
-        sources=[s.model_dump(exclude_unset=True) for s in sources],
-        features=features, attributes=attributes, rules=rules, stages=stages,
-    )
-    if "features" not in spec.model_fields_set and features == type(spec.features)().model_dump():
-        data.pop("features")
-    planned = PipelineSpec.model_validate(_fit_budgets(data))
-    return planned, out
+    return rules
 
 
 def _plan_stages(spec: PipelineSpec, gone_models: set[str], out: list[Omission]) -> list[dict[str, Any]]:

@@ -56,18 +56,8 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = (explicit_space(tuner.ts.spaces[name], name) if name in tuner.ts.spaces
-             else model_space(ms.kind, facts))
-    space = {k: v for k, v in space.items() if k not in ms.params}  # declared params stay fixed
-    fixed = dict(ms.params)
-    # the costliest corner of the space (e.g. the graph filter's sharpening doubles its memory)
-    need_gb = max(estimate_cost(ms.kind, {**ms.params, **corner}, folds[0].split.train).bytes
-                  for corner in ({}, _upper_corner(space))) / 1e9
-    guard = own_memory_guard(ms.kind, ms.params)
-    if guard is not None and "max_memory_gb" not in fixed and need_gb > guard:
-        # the planner checked that this fits the machine: the model's own default guard
-        # should not refuse it (sized from the data alone, so choices stay reproducible)
-        fixed["max_memory_gb"] = float(np.ceil(need_gb * 1.25))
+    space = _search_space(tuner, name, ms, facts)
+    fixed = _fixed_params(ms, space, folds)
     record = ModelTuning(name, ms.kind)
     best: dict[str, Any] = {"score": -np.inf, "models": [], "params": {}}
     t0 = time.perf_counter()
@@ -80,13 +70,7 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
             try:
                 model = create_model(ms.kind, params).fit(fold.split.train, progress=False)
             except (ShortlistError, ValueError, np.linalg.LinAlgError) as exc:
-                # a setting this data cannot take (e.g. more factors than items): try others,
-                # but stop a model none of whose first settings can be fitted at all
-                record.trials.append({"params": _plain(params), "score": None, "state": f"failed: {exc}",
-                                      "seconds": round(time.perf_counter() - t_fit, 3)})
-                failed = [t for t in record.trials if t["state"].startswith("failed")]
-                if len(failed) >= 5 and len(failed) == len(record.trials):
-                    trial.study.stop()
+                _record_failure(record, trial, params, exc, t_fit)
                 raise optuna.TrialPruned() from None
             fitted.append(model)
             half = fold.users[: max(1, fold.users.size // 2)]
@@ -94,8 +78,7 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
                 # median pruning on the first half of the validation users
                 trial.report(score_model(model, fold, half, tuner.k, tuner.metric), 0)
                 if trial.should_prune():
-                    record.trials.append({"params": _plain(params), "score": None, "state": "pruned",
-                                          "seconds": round(time.perf_counter() - t_fit, 3)})
+                    record.trials.append(_trial(params, None, "pruned", t_fit))
                     raise optuna.TrialPruned()
             scores.append(score_model(model, fold, fold.users, tuner.k, tuner.metric))
             if len(folds) > 1:
@@ -103,8 +86,7 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
                 if trial.should_prune():
                     raise optuna.TrialPruned()
         score = float(np.mean(scores))
-        record.trials.append({"params": _plain(params), "score": score, "state": "complete",
-                              "seconds": round(time.perf_counter() - t_fit, 3)})
+        record.trials.append(_trial(params, score, "complete", t_fit))
         if score > best["score"]:
             best.update(score=score, models=fitted, params=params)
         bar.set_postfix_str(f"best {tuner.metric}@{tuner.k} {best['score']:.4f}")
@@ -113,32 +95,83 @@ def search_model(tuner: Any, name: str, ms: Any, folds: list[Fold], seconds: flo
 
     from tqdm.auto import tqdm
 
-    storage = study_storage(tuner.storage_dir)
-    study = optuna.create_study(
-        direction="maximize", study_name=f"{name}-{int(time.time() * 1000)}", storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=tuner.ts.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0))
-    defaults = _defaults_in_space(ms.kind, space)
-    if defaults is not None:
-        study.enqueue_trial(defaults)
+    study = _create_study(tuner, name, ms.kind, space)
     n_trials = 1 if not space else (tuner.ts.trials or 500)
     with tqdm(total=n_trials if tuner.ts.trials or not space else None, desc=f"tuning {name}",
               disable=None if tuner.progress is None else not tuner.progress, leave=False) as bar:
         study.optimize(objective, n_trials=n_trials,
                        timeout=None if (tuner.ts.trials or not space) else max(seconds, 1e-3))
     record.seconds = round(time.perf_counter() - t0, 2)
-    record.best_params = _plain({k: v for k, v in best["params"].items() if k in space or k in fixed})
+    _finish_record(tuner, name, ms.kind, record, best, set(space) | set(fixed))
+    return record, best["models"]
+
+
+def _search_space(tuner: Any, name: str, ms: Any, facts: DataFacts) -> dict[str, Any]:
+    """The searched hyperparameters: ``[tuning.spaces]``'s or the model's default space, less declared params."""
+    space = (explicit_space(tuner.ts.spaces[name], name) if name in tuner.ts.spaces
+             else model_space(ms.kind, facts))
+    return {k: v for k, v in space.items() if k not in ms.params}  # declared params stay fixed
+
+
+def _record_failure(record: ModelTuning, trial: Any, params: dict[str, Any], exc: Exception, t_fit: float) -> None:
+    """Record a setting this data cannot take (e.g. more factors than items), so that others are tried.
+
+    A model none of whose first five settings can be fitted at all stops its study.
+    """
+    record.trials.append(_trial(params, None, f"failed: {exc}", t_fit))
+    failed = [t for t in record.trials if t["state"].startswith("failed")]
+    if len(failed) >= 5 and len(failed) == len(record.trials):
+        trial.study.stop()
+
+
+def _fixed_params(ms: Any, space: dict[str, Any], folds: list[Fold]) -> dict[str, Any]:
+    """The declared params, plus a memory guard raised to the costliest corner of ``space`` where needed."""
+    fixed = dict(ms.params)
+    # the costliest corner of the space (e.g. the graph filter's sharpening doubles its memory)
+    need_gb = max(estimate_cost(ms.kind, {**ms.params, **corner}, folds[0].split.train).bytes
+                  for corner in ({}, _upper_corner(space))) / 1e9
+    guard = own_memory_guard(ms.kind, ms.params)
+    if guard is not None and "max_memory_gb" not in fixed and need_gb > guard:
+        # the planner checked that this fits the machine: the model's own default guard
+        # should not refuse it (sized from the data alone, so choices stay reproducible)
+        fixed["max_memory_gb"] = float(np.ceil(need_gb * 1.25))
+    return fixed
+
+
+def _trial(params: dict[str, Any], score: float | None, state: str, t_fit: float) -> dict[str, Any]:
+    """One trial's entry in the record."""
+    return {"params": _plain(params), "score": score, "state": state,
+            "seconds": round(time.perf_counter() - t_fit, 3)}
+
+
+def _create_study(tuner: Any, name: str, kind: str, space: dict[str, Any]) -> Any:
+    """A TPE study with median pruning (in the tuner's journal when it has one), the defaults queued first."""
+    import optuna
+
+    study = optuna.create_study(
+        direction="maximize", study_name=f"{name}-{int(time.time() * 1000)}",
+        storage=study_storage(tuner.storage_dir), sampler=optuna.samplers.TPESampler(seed=tuner.ts.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0))
+    defaults = _defaults_in_space(kind, space)
+    if defaults is not None:
+        study.enqueue_trial(defaults)
+    return study
+
+
+def _finish_record(tuner: Any, name: str, kind: str, record: ModelTuning, best: dict[str, Any],
+                   keys: set[str]) -> None:
+    """The best setting (its ``keys``: searched or fixed) and score into ``record``, and the search's log line."""
+    record.best_params = _plain({k: v for k, v in best["params"].items() if k in keys})
     record.best_score = None if not np.isfinite(best["score"]) else float(best["score"])
     done = [t for t in record.trials if t["state"] == "complete"]
     pruned = sum(t["state"] == "pruned" for t in record.trials)
     failed = len(record.trials) - len(done) - pruned
-    tuner.log(f"tuned {name} ({ms.kind}): {len(done)} trials{f' + {pruned} pruned' if pruned else ''}"
+    tuner.log(f"tuned {name} ({kind}): {len(done)} trials{f' + {pruned} pruned' if pruned else ''}"
               f"{f' + {failed} failed' if failed else ''}"
-             f" in {record.seconds:.1f} s, best validation {tuner.metric}@{tuner.k} "
-             f"{record.best_score if record.best_score is None else round(record.best_score, 4)}"
-             + (f" ({', '.join(f'{k}={_short(v)}' for k, v in record.best_params.items())})"
-                if record.best_params else ""))
-    return record, best["models"]
+              f" in {record.seconds:.1f} s, best validation {tuner.metric}@{tuner.k} "
+              f"{record.best_score if record.best_score is None else round(record.best_score, 4)}"
+              + (f" ({', '.join(f'{k}={_short(v)}' for k, v in record.best_params.items())})"
+                 if record.best_params else ""))
 
 
 def study_storage(folder: Path | None) -> Any:
