@@ -34,10 +34,8 @@ FUNCTIONS_ALLOWED: dict[str, str] = {
     "src/shortlist/cli/demo.py:run": "to split (61 lines)",
     "src/shortlist/data/world/_kernels.py:sample_slates": "to split (71 lines)",
     "src/shortlist/models/_kernels/sgd.py:sgd_epoch": "to split (72 lines)",
-    "src/shortlist/models/sgd_mf.py:SGDMF._fit": "to split (73 lines)",
     "src/shortlist/neural/ranker.py:DeepFMRanker.fit": "to split (63 lines)",
     "src/shortlist/neural/trainer.py:Trainer.fit": "to split (62 lines)",
-    "src/shortlist/ranking/features.py:FeatureAssembler.transform": "to split (65 lines)",
     "src/shortlist/serving/routers/recommend.py:recommend": "to split (65 lines)",
     "src/shortlist/serving/workers.py:serve_workers": "to split (80 lines)",
 }

@@ -89,23 +89,9 @@ class SGDMF(FactorModel):
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         progress = self.progress if progress is None else progress
         rng = np.random.default_rng(self.random_state)
-        train, valid = data.matrix, None
-        if self.validation_fraction > 0:
-            split = random_holdout(data, self.validation_fraction, seed=int(rng.integers(2**31)))
-            train, valid = split.train.matrix, split.test.matrix
-            if valid.nnz == 0:
-                raise ConfigError(
-                    f"validation_fraction={self.validation_fraction} holds out nothing: no user "
-                    "has 2 or more items; use validation_fraction=0 (train on everything)")
-        train = sp.csr_matrix(train, dtype=np.float32)
-        train.sort_indices()
+        train, valid = self._validation_split(data, rng)
         n_users, n_items = train.shape
-        f = int(self.factors)
-        # LightFM's init: small uniform factors, zero biases, AdaGrad accumulators at 1
-        U = ((rng.random((n_users, f), dtype=np.float32) - 0.5) / f).astype(np.float32)
-        V = ((rng.random((n_items, f), dtype=np.float32) - 0.5) / f).astype(np.float32)
-        b = np.zeros(n_items, np.float32)
-        gU, gV, gb = np.ones_like(U), np.ones_like(V), np.ones((n_items, 1), np.float32)
+        U, V, b, gU, gV, gb = _initial_factors(n_users, n_items, int(self.factors), rng)
 
         pos_user = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(train.indptr))
         pos_item = train.indices.astype(np.int32)
@@ -115,8 +101,7 @@ class SGDMF(FactorModel):
         n_unobserved = n_users * n_items - n_pos
         neg_weight = float(self.w0) * n_unobserved / max(1, n_pos * int(self.negatives))
 
-        threads = int(self.num_threads) or numba.config.NUMBA_NUM_THREADS
-        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        threads = min(int(self.num_threads) or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
         previous = numba.get_num_threads()
         self.history_: list[float] = []
         self.epoch_loss_: list[float] = []
@@ -159,6 +144,21 @@ class SGDMF(FactorModel):
         if best[1] is not None:
             U, V, b = best[1]
         self._set_factors(U, V, b)
+
+    def _validation_split(self, data: Interactions,
+                          rng: np.random.Generator) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+        """(training matrix, held-out matrix or None) for early stopping on ``validation_fraction``."""
+        train, valid = data.matrix, None
+        if self.validation_fraction > 0:
+            split = random_holdout(data, self.validation_fraction, seed=int(rng.integers(2**31)))
+            train, valid = split.train.matrix, split.test.matrix
+            if valid.nnz == 0:
+                raise ConfigError(
+                    f"validation_fraction={self.validation_fraction} holds out nothing: no user "
+                    "has 2 or more items; use validation_fraction=0 (train on everything)")
+        train = sp.csr_matrix(train, dtype=np.float32)
+        train.sort_indices()
+        return train, valid
 
     def _epoch_lr(self, epoch: int) -> float:
         """Step size of ``epoch`` (0-based): AdaGrad and constant keep it, cosine anneals it."""
@@ -278,3 +278,11 @@ class LogisticMF(SGDMF):
     """Logistic loss: observed cells are positives, sampled unobserved cells negatives."""
 
     _registry_name = "mf-logistic"
+
+
+def _initial_factors(n_users: int, n_items: int, f: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """LightFM's init: small uniform factors, zero biases, AdaGrad accumulators at 1 (U, V, b, gU, gV, gb)."""
+    U = ((rng.random((n_users, f), dtype=np.float32) - 0.5) / f).astype(np.float32)
+    V = ((rng.random((n_items, f), dtype=np.float32) - 0.5) / f).astype(np.float32)
+    b = np.zeros(n_items, np.float32)
+    return U, V, b, np.ones_like(U), np.ones_like(V), np.ones((n_items, 1), np.float32)

@@ -152,20 +152,7 @@ class FeatureAssembler:
         n = items.size
         # one preallocated matrix filled column by column (no per-column arrays to stack)
         out = np.full((n, self.n_features_), np.nan, np.float32)
-        j = 0
-        n_sources = out[:, 2 * len(self.sources)]
-        n_sources[:] = 0
-        for s in self.sources:
-            sc = candidates.source_scores.get(s)
-            rk = candidates.source_ranks.get(s)
-            if sc is not None:
-                out[:, j] = sc
-            if rk is not None:
-                listed = rk >= 0
-                np.copyto(out[:, j + 1], rk, where=listed)
-                n_sources += listed
-            j += 2
-        j += 1
+        j = self._fill_sources(out, candidates)
         hist_items, hist_w = history_row(request, self.train_)
         for model in self.scorers.values():
             raw = self._model_scores(model, request, items)
@@ -191,6 +178,29 @@ class FeatureAssembler:
         for c in self.numeric_columns:
             out[:, j] = self.numeric_[c][items]
             j += 1
+        self._fill_profiles(out, j, items, hist_items, hist_w)
+        return out
+
+    def _fill_sources(self, out: np.ndarray, candidates: Candidates) -> int:
+        """Each source's (score, rank) columns and the number of sources listing the item; the next column."""
+        j = 0
+        n_sources = out[:, 2 * len(self.sources)]
+        n_sources[:] = 0
+        for s in self.sources:
+            sc = candidates.source_scores.get(s)
+            rk = candidates.source_ranks.get(s)
+            if sc is not None:
+                out[:, j] = sc
+            if rk is not None:
+                listed = rk >= 0
+                np.copyto(out[:, j + 1], rk, where=listed)
+                n_sources += listed
+            j += 2
+        return j + 1
+
+    def _fill_profiles(self, out: np.ndarray, j: int, items: np.ndarray, hist_items: np.ndarray,
+                       hist_w: np.ndarray) -> None:
+        """From column ``j``: the history's share of each item's group, then bag similarity to the history."""
         for c in self.group_columns:
             codes = self.groups_[c]
             hc = codes[hist_items]
@@ -208,7 +218,6 @@ class FeatureAssembler:
                 profile = profile / norm if norm > 0 else profile
                 out[:, j] = np.asarray(bag[items] @ profile).ravel()
             j += 1
-        return out
 
     def _play_counts(self, request: Request, items: np.ndarray) -> np.ndarray:
         """(played at all, log1p plays) per item: logged events plus the request's history (one entry a play)."""
