@@ -33,14 +33,9 @@ class ExplorationResult:
     explored: np.ndarray
 
 
-def exploration_slots(ranked: Any, pool: Any, *, positions: Any = (2,), k: int | None = None,
-                      weights: Any = None, rate: float = 1.0,
-                      rng: np.random.Generator | int | None = None) -> ExplorationResult:
-    """Return a list of length ``k`` (default ``len(ranked)``) with exploration at ``positions`` (0-based).
-
-    Pool items already in ``ranked`` are explored only at reserved positions (their ranked
-    copy is skipped); positions past the end of the list are ignored.
-    """
+def _checked(ranked: Any, pool: Any, positions: Any, k: int | None, weights: Any,
+             rate: float) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """The arguments of :func:`exploration_slots` as arrays (ranked, pool, k, positions, weights), checked."""
     ranked = np.asarray(ranked)
     pool = np.asarray(pool)
     if ranked.ndim != 1 or pool.ndim != 1:
@@ -59,6 +54,18 @@ def exploration_slots(ranked: Any, pool: Any, *, positions: Any = (2,), k: int |
     if w.shape != pool.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise DataError(f"weights must be {len(pool)} finite non-negative numbers (one per pool item), "
                         f"got shape {w.shape}")
+    return ranked, pool, k, pos, w
+
+
+def exploration_slots(ranked: Any, pool: Any, *, positions: Any = (2,), k: int | None = None,
+                      weights: Any = None, rate: float = 1.0,
+                      rng: np.random.Generator | int | None = None) -> ExplorationResult:
+    """Return a list of length ``k`` (default ``len(ranked)``) with exploration at ``positions`` (0-based).
+
+    Pool items already in ``ranked`` are explored only at reserved positions (their ranked
+    copy is skipped); positions past the end of the list are ignored.
+    """
+    ranked, pool, k, pos, w = _checked(ranked, pool, positions, k, weights, rate)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     reserved = {int(p) for p in pos if p < k}
     available = w.copy()
