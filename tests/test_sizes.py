@@ -30,7 +30,6 @@ FUNCTIONS_ALLOWED: dict[str, str] = {
     "benchmarks/serve_load.py:main": "to split (138 lines)",
     "benchmarks/soak.py:main": "to split (72 lines)",
     "benchmarks/soak.py:report": "to split (62 lines)",
-    "src/shortlist/cli/demo.py:run": "to split (61 lines)",
     "src/shortlist/data/world/_kernels.py:sample_slates": "to split (71 lines)",
     "src/shortlist/models/_kernels/sgd.py:sgd_epoch": "to split (72 lines)",
     "src/shortlist/neural/ranker.py:DeepFMRanker.fit": "to split (63 lines)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from shortlist.cli.paths import existing_file, out_folder
 
@@ -50,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
         return run_usecase(args)
     from shortlist.data.splits import random_holdout
     from shortlist.data.world import generate_world
-    from shortlist.evaluation.runner import evaluate
-    from shortlist.models.registry import create_model
     from shortlist.pipeline import Pipeline, evaluate_pipeline
     from shortlist.pipeline.defaults import world_config_path
 
@@ -67,13 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     _section(f"2. single models (random holdout 25%, seed 42, k = 10, {args.eval_users} sampled users)")
     split = random_holdout(dataset.interactions, 0.25, seed=42)
-    rows = []
-    for name in BASELINES:
-        t0 = time.perf_counter()
-        model = create_model(name).fit(split.train, progress=False)
-        fit_s = time.perf_counter() - t0
-        m = evaluate(model, split, k=10, max_users=args.eval_users).metrics
-        rows.append((name, m["ndcg@10"], m["recall@10"], m["coverage"], fit_s))
+    rows = _baselines(split, args.eval_users)
     _print_rows(rows)
 
     _section(f"3. pipeline '{pipeline.spec.name}', evaluated after each part ({args.eval_users} sampled users)")
@@ -104,6 +97,21 @@ def run(args: argparse.Namespace) -> int:
     if args.serve:
         return _serve(out / "pipeline", user, args.port)
     return 0
+
+
+def _baselines(split: Any, eval_users: int) -> list[tuple]:
+    """(name, ndcg@10, recall@10, coverage, fit seconds) of each single baseline model on ``split``."""
+    from shortlist.evaluation.runner import evaluate
+    from shortlist.models.registry import create_model
+
+    rows = []
+    for name in BASELINES:
+        t0 = time.perf_counter()
+        model = create_model(name).fit(split.train, progress=False)
+        fit_s = time.perf_counter() - t0
+        m = evaluate(model, split, k=10, max_users=eval_users).metrics
+        rows.append((name, m["ndcg@10"], m["recall@10"], m["coverage"], fit_s))
+    return rows
 
 
 def _serve(model_dir: Path, user: str, port: int) -> int:
