@@ -146,19 +146,7 @@ class DeepFMRanker:
             valid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
             feature_names: Sequence[str] | None = None) -> DeepFMRanker:
         """Train on rows grouped by query (``groups`` = rows per query, in order)."""
-        x = self._check_x(features)
-        y = np.asarray(labels, np.float32)
-        groups = np.asarray(groups, np.int64)
-        if x.shape[0] != y.shape[0] or groups.sum() != x.shape[0]:
-            raise DataError(f"ranker data mismatch: {x.shape[0]} rows, {y.shape[0]} labels, "
-                            f"groups sum to {int(groups.sum())}")
-        if y.max(initial=0) <= 0:
-            raise DataError("ranker labels are all zero: no positive candidate to learn from; "
-                            "raise the candidate quotas or the label window")
-        self.feature_names_ = list(feature_names) if feature_names else [f"f{i}" for i in range(x.shape[1])]
-        if self.base_feature is not None and self.base_feature not in self.feature_names_:
-            raise ConfigError(f"base_feature={self.base_feature!r} is not a feature; "
-                              f"available: {', '.join(self.feature_names_)}")
+        x, y, groups = self._check_fit_data(features, labels, groups, feature_names)
         self._fit_columns(x)
         with seeded(int(self.seed)), torch_threads(self.num_threads):
             dev = resolve_device(self.device)
@@ -205,6 +193,24 @@ class DeepFMRanker:
                 self.history_.best_epoch = -1  # no epoch beat the base: keep it unchanged
         self.module_.to("cpu")
         return self
+
+    def _check_fit_data(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                        feature_names: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, groups) as arrays, checked against each other; sets ``feature_names_``."""
+        x = self._check_x(features)
+        y = np.asarray(labels, np.float32)
+        groups = np.asarray(groups, np.int64)
+        if x.shape[0] != y.shape[0] or groups.sum() != x.shape[0]:
+            raise DataError(f"ranker data mismatch: {x.shape[0]} rows, {y.shape[0]} labels, "
+                            f"groups sum to {int(groups.sum())}")
+        if y.max(initial=0) <= 0:
+            raise DataError("ranker labels are all zero: no positive candidate to learn from; "
+                            "raise the candidate quotas or the label window")
+        self.feature_names_ = list(feature_names) if feature_names else [f"f{i}" for i in range(x.shape[1])]
+        if self.base_feature is not None and self.base_feature not in self.feature_names_:
+            raise ConfigError(f"base_feature={self.base_feature!r} is not a feature; "
+                              f"available: {', '.join(self.feature_names_)}")
+        return x, y, groups
 
     def _make_module(self) -> torch.nn.Module:
         size = sum(c["size"] for c in self.columns_)

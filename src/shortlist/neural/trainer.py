@@ -121,22 +121,8 @@ class Trainer:
                    disable=(not self.progress) if self.progress is not None else None)
         try:
             for epoch in range(self.epochs):
-                module.train()
                 t0 = time.perf_counter()
-                total, seen = 0.0, 0
-                for n, batch in batches(rng):
-                    opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(batch)
-                    if not torch.isfinite(loss):
-                        raise ConfigError(
-                            f"the training loss became {float(loss.detach())} at epoch {epoch + 1}; "
-                            f"lower learning_rate (now {self.learning_rate})")
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * n
-                    seen += n
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
+                total, seen = self._epoch(module, opt, batches(rng), loss_fn, epoch)
                 hist.seconds.append(time.perf_counter() - t0)
                 hist.examples.append(seen)
                 hist.loss.append(total / max(seen, 1))
@@ -162,6 +148,26 @@ class Trainer:
             module.load_state_dict(best_state)
         module.eval()
         return hist
+
+    def _epoch(self, module: torch.nn.Module, opt: torch.optim.Optimizer, batches: Iterable[tuple[int, Any]],
+               loss_fn: Callable[[Any], torch.Tensor], epoch: int) -> tuple[float, int]:
+        """One pass over ``batches`` in training mode: (summed loss weighted by examples, examples seen)."""
+        module.train()
+        total, seen = 0.0, 0
+        for n, batch in batches:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(batch)
+            if not torch.isfinite(loss):
+                raise ConfigError(
+                    f"the training loss became {float(loss.detach())} at epoch {epoch + 1}; "
+                    f"lower learning_rate (now {self.learning_rate})")
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * n
+            seen += n
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return total, seen
 
 
 def plot_learning_curve(history: TrainHistory, path: str | Path, *, title: str = "") -> Path:
