@@ -55,6 +55,46 @@ def main() -> None:
         run(args)
 
 
+def _batched_rows(ours, mab, X: np.ndarray, dec: np.ndarray, rew: np.ndarray, b: int, batch: int,
+                  batch_calls: int) -> list:
+    """Rows of the batched timings (decisions, updates, update+decide cycles) on the rows from ``b`` on."""
+    rows = []
+
+    def sl(i: int) -> slice:
+        return slice(b + i * batch, b + (i + 1) * batch)
+
+    r_ours = _rate(lambda i: ours.select(X[sl(i)]), batch_calls, batch)
+    r_mab = _rate(lambda i: mab.predict(X[sl(i)]), batch_calls, batch)
+    rows.append((f"batched decisions/s ({batch}/call)", r_ours, r_mab))
+    r_ours = _rate(lambda i: ours.update(X[sl(i)], dec[sl(i)], rew[sl(i)]), batch_calls, batch)
+    r_mab = _rate(lambda i: mab.partial_fit(dec[sl(i)], rew[sl(i)], X[sl(i)]), batch_calls, batch)
+    rows.append((f"batched updates/s ({batch}/call)", r_ours, r_mab))
+
+    def cycle_ours(i: int) -> None:
+        ours.update(X[sl(i)], dec[sl(i)], rew[sl(i)])
+        ours.select(X[sl(i + 1)])
+
+    def cycle_mab(i: int) -> None:
+        mab.partial_fit(dec[sl(i)], rew[sl(i)], X[sl(i)])
+        mab.predict(X[sl(i + 1)])
+
+    r_ours = _rate(lambda i: cycle_ours(batch_calls + i), batch_calls, batch)
+    r_mab = _rate(lambda i: cycle_mab(batch_calls + i), batch_calls, batch)
+    rows.append((f"update+decide cycles ({batch}+{batch} rows)", r_ours, r_mab))
+    return rows
+
+
+def _print_table(rows: list, args: argparse.Namespace, agree: float, agree_after: float) -> None:
+    """The table: per row, median-call and total-time rates of both libraries and their ratio."""
+    A, d = args.arms, args.dim
+    print(f"LinUCB, {A} arms, {d}-dim contexts, BLAS threads {args.blas_threads or 'default'} (same arms chosen on "
+          f"{agree:.0%} of 200 probe contexts after the warm-up, {agree_after:.0%} after all updates)")
+    print(f"{'rows/s: median call | total time':<40} {'shortlist':>10} {'mabwiser':>9} {'ratio':>7}"
+          f" | {'shortlist':>10} {'mabwiser':>9} {'ratio':>7}")
+    for name, (a, a_tot), (m, m_tot) in rows:
+        print(f"{name:<40} {a:>10,.0f} {m:>9,.0f} {a / m:>6.1f}x | {a_tot:>10,.0f} {m_tot:>9,.0f} {a_tot / m_tot:>6.1f}x")
+
+
 def run(args: argparse.Namespace) -> None:
     """Time both libraries on the same workload and print the table."""
     from mabwiser.mab import MAB, LearningPolicy
@@ -95,37 +135,10 @@ def run(args: argparse.Namespace) -> None:
     # MABWiser is timed on fewer online rows: feed it the rest, so both learn the same rows
     rest = slice(o + mab_update_calls, o + online_calls)
     mab.partial_fit(dec[rest], rew[rest], X[rest])
-    b = o + online_calls
-
-    def sl(i: int) -> slice:
-        return slice(b + i * batch, b + (i + 1) * batch)
-
-    r_ours = _rate(lambda i: ours.select(X[sl(i)]), batch_calls, batch)
-    r_mab = _rate(lambda i: mab.predict(X[sl(i)]), batch_calls, batch)
-    rows.append((f"batched decisions/s ({batch}/call)", r_ours, r_mab))
-    r_ours = _rate(lambda i: ours.update(X[sl(i)], dec[sl(i)], rew[sl(i)]), batch_calls, batch)
-    r_mab = _rate(lambda i: mab.partial_fit(dec[sl(i)], rew[sl(i)], X[sl(i)]), batch_calls, batch)
-    rows.append((f"batched updates/s ({batch}/call)", r_ours, r_mab))
-
-    def cycle_ours(i: int) -> None:
-        ours.update(X[sl(i)], dec[sl(i)], rew[sl(i)])
-        ours.select(X[sl(i + 1)])
-
-    def cycle_mab(i: int) -> None:
-        mab.partial_fit(dec[sl(i)], rew[sl(i)], X[sl(i)])
-        mab.predict(X[sl(i + 1)])
-
-    r_ours = _rate(lambda i: cycle_ours(batch_calls + i), batch_calls, batch)
-    r_mab = _rate(lambda i: cycle_mab(batch_calls + i), batch_calls, batch)
-    rows.append((f"update+decide cycles ({batch}+{batch} rows)", r_ours, r_mab))
+    rows += _batched_rows(ours, mab, X, dec, rew, o + online_calls, batch, batch_calls)
     agree_after = np.mean(ours.select(probe).actions[:, 0] == np.asarray(mab.predict(probe)))
 
-    print(f"LinUCB, {A} arms, {d}-dim contexts, BLAS threads {args.blas_threads or 'default'} (same arms chosen on "
-          f"{agree:.0%} of 200 probe contexts after the warm-up, {agree_after:.0%} after all updates)")
-    print(f"{'rows/s: median call | total time':<40} {'shortlist':>10} {'mabwiser':>9} {'ratio':>7}"
-          f" | {'shortlist':>10} {'mabwiser':>9} {'ratio':>7}")
-    for name, (a, a_tot), (m, m_tot) in rows:
-        print(f"{name:<40} {a:>10,.0f} {m:>9,.0f} {a / m:>6.1f}x | {a_tot:>10,.0f} {m_tot:>9,.0f} {a_tot / m_tot:>6.1f}x")
+    _print_table(rows, args, agree, agree_after)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def histogram(lat: dict[str, np.ndarray], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="20k items, 1,000 requests")
     ap.add_argument("--requests", type=int, default=None, help="timed requests (10,000; quick 1,000)")
@@ -197,7 +197,29 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     ap.add_argument("--model-cache", help="folder of the fitted pipeline, reused while config, world and seed "
                                           "match (default <out>/latency-model-full or -quick)")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def print_table(pipe: Pipeline, pct: dict, stages: dict, recall: dict, n_req: int, recall_users: int) -> None:
+    """Latency percentiles and stage p50s (ann vs exact, against the targets), then candidate recall."""
+    print(f"\n{n_req:,} requests, one at a time, in-process (ann / exact alternating every 100 requests)")
+    kinds = "/".join(sorted({s.index for s in pipe.sources_ if getattr(s, "index", "exact") != "exact"}))
+    print(f"{'measure':<34}{f'ann ({kinds})':>12}{'exact':>12}{'ann/exact':>11}{'target':>10}")
+    for p in ("p50", "p90", "p99", "max", "mean"):
+        a, e = pct["ann"][p], pct["exact"][p]
+        tgt = f"<= {TARGETS[p]:g}" if p in TARGETS else ""
+        print(f"{p + ' ms':<34}{a:>12.3f}{e:>12.3f}{a / e:>11.2f}{tgt:>10}")
+    for key in stages["ann"]:
+        a, e = stages["ann"][key], stages["exact"].get(key, float("nan"))
+        print(f"{'  stage p50 ms: ' + key:<34}{a:>12.3f}{e:>12.3f}{a / e:>11.2f}")
+    print(f"\ncandidate recall vs exact retrieval ({min(recall_users, n_req):,} users; target >= "
+          f"{TARGETS['recall']})")
+    for key, v in recall.items():
+        print(f"  {key:<40}{v:.4f}")
+
+
+def main() -> None:
+    args = _args()
     size = SIZES["quick" if args.quick else "full"]
     n_req = args.requests or (1_000 if args.quick else 10_000)
     out = Path(args.out)
@@ -224,20 +246,7 @@ def main() -> None:
 
     pct = {n: {p: float(np.percentile(v, q)) for p, q in (("p50", 50), ("p90", 90), ("p99", 99))} | {
         "max": float(v.max()), "mean": float(v.mean())} for n, v in lat.items()}
-    print(f"\n{n_req:,} requests, one at a time, in-process (ann / exact alternating every 100 requests)")
-    kinds = "/".join(sorted({s.index for s in pipe.sources_ if getattr(s, "index", "exact") != "exact"}))
-    print(f"{'measure':<34}{f'ann ({kinds})':>12}{'exact':>12}{'ann/exact':>11}{'target':>10}")
-    for p in ("p50", "p90", "p99", "max", "mean"):
-        a, e = pct["ann"][p], pct["exact"][p]
-        tgt = f"<= {TARGETS[p]:g}" if p in TARGETS else ""
-        print(f"{p + ' ms':<34}{a:>12.3f}{e:>12.3f}{a / e:>11.2f}{tgt:>10}")
-    for key in stages["ann"]:
-        a, e = stages["ann"][key], stages["exact"].get(key, float("nan"))
-        print(f"{'  stage p50 ms: ' + key:<34}{a:>12.3f}{e:>12.3f}{a / e:>11.2f}")
-    print(f"\ncandidate recall vs exact retrieval ({min(args.recall_users, n_req):,} users; target >= "
-          f"{TARGETS['recall']})")
-    for key, v in recall.items():
-        print(f"  {key:<40}{v:.4f}")
+    print_table(pipe, pct, stages, recall, n_req, args.recall_users)
 
     png = out / "pipeline_latency.png"
     histogram(lat, png, f"pipeline.recommend, {inter.n_items:,} items, {n_req:,} requests")
