@@ -18,16 +18,15 @@ MAX_FUNCTION_LINES = 60
 
 #: module path -> why it may exceed MAX_MODULE_LINES
 MODULES_ALLOWED: dict[str, str] = {
-    # waiting to be split along their seams (the issue "One shape for every component", item 2):
-    "benchmarks/serve_load.py": "to split into benchmarks/_serve_load/ (server, load, report)",
+    # none left: every module is within the limit (a new entry needs a reason, as below)
 }
 
 #: "module path:function qualname" -> why it may exceed MAX_FUNCTION_LINES
 FUNCTIONS_ALLOWED: dict[str, str] = {
     # waiting to be split into named steps (the issue "One shape for every component", item 2):
-    "benchmarks/serve_load.py:main": "to split (138 lines)",
     "benchmarks/soak.py:main": "to split (72 lines)",
-    "benchmarks/soak.py:report": "to split (62 lines)",
+    "benchmarks/soak.py:report": "to split (66 lines)",
+    # numba kernels: one compiled loop each; splitting them into jitted helpers needs a timing check
     "src/shortlist/data/world/_kernels.py:sample_slates": "to split (71 lines)",
     "src/shortlist/models/_kernels/sgd.py:sgd_epoch": "to split (72 lines)",
     "src/shortlist/serving/routers/recommend.py:recommend": "to split (65 lines)",
