@@ -120,14 +120,6 @@ def serve_workers(settings: Any) -> int:
         started[proc.pid], reports[proc.pid] = time.monotonic(), recv
         return proc
 
-    def failure(proc: Any) -> str | None:
-        """The reason ``proc`` sent for not starting, if it sent one."""
-        conn = reports[proc.pid]
-        try:
-            return conn.recv() if conn.poll() else None
-        except (EOFError, OSError):  # it died without a word (a signal, a crash): the restart logic handles it
-            return None
-
     def stop(signum: int, _frame: Any) -> None:
         nonlocal stopping
         stopping = True
@@ -141,7 +133,7 @@ def serve_workers(settings: Any) -> int:
         while not stopping:
             time.sleep(0.2)
             for i, proc in enumerate(procs):
-                reason = None if stopping else failure(proc)
+                reason = None if stopping else _start_failure(reports[proc.pid])
                 if reason is not None:  # every worker would fail the same way: stop, do not restart
                     raise WorkerStartError(f"the server could not start on model folder "
                                            f"{str(settings.model_dir)!r}: {reason}")
@@ -157,18 +149,31 @@ def serve_workers(settings: Any) -> int:
                 reports.pop(proc.pid).close()
                 procs[i] = start()
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()  # uvicorn finishes in-flight requests on SIGTERM
-        deadline = time.monotonic() + 30
-        for proc in procs:
-            proc.join(max(0.1, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        anchor.close()
-        for conn in reports.values():
-            conn.close()
-        for s, handler in old.items():
-            signal.signal(s, handler)
+        _shut_down(procs, anchor, reports, old)
     return 0
+
+
+def _start_failure(conn: Any) -> str | None:
+    """The reason a worker sent through ``conn`` for not starting, if it sent one."""
+    try:
+        return conn.recv() if conn.poll() else None
+    except (EOFError, OSError):  # it died without a word (a signal, a crash): the restart logic handles it
+        return None
+
+
+def _shut_down(procs: list[Any], anchor: Any, reports: dict[int, Any], handlers: dict[int, Any]) -> None:
+    """Stop the workers (SIGTERM, SIGKILL after 30 s), release the port and pipes, restore the signal handlers."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()  # uvicorn finishes in-flight requests on SIGTERM
+    deadline = time.monotonic() + 30
+    for proc in procs:
+        proc.join(max(0.1, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    anchor.close()
+    for conn in reports.values():
+        conn.close()
+    for s, handler in handlers.items():
+        signal.signal(s, handler)

@@ -36,6 +36,18 @@ def _log_impressions(app_state: Any, user_id: str, request_id: str, items: list[
         app_state.metrics.events.labels(type="impression").inc()
 
 
+def _checked_k(body: RecommendIn, s: Any, default_k: int) -> int:
+    """The list length asked for (the pipeline's ``k`` by default), within the server's max_k and max_history."""
+    k = body.k if body.k is not None else default_k
+    if k > s.max_k:
+        raise invalid(("body", "k"), f"k={k} is larger than max_k={s.max_k}; ask for fewer items", "less_than_equal")
+    for name, ids in (("history", body.history), ("exclude", body.exclude)):
+        if len(ids) > s.max_history:
+            raise invalid(("body", name), f"{len(ids)} item ids; send at most max_history={s.max_history}",
+                          "too_long")
+    return k
+
+
 # The body is validated from raw bytes and the response written directly (serving/fast.py): the
 # hot path skips FastAPI's body dependency and response-model re-validation; the OpenAPI page
 # still documents both models.
@@ -54,13 +66,7 @@ async def recommend(request: Request) -> Response:
     s = st.settings
     mv: ModelVersion = st.holder.current  # one version for the whole request, even during a swap
     p = mv.pipeline
-    k = body.k if body.k is not None else p.spec.k
-    if k > s.max_k:
-        raise invalid(("body", "k"), f"k={k} is larger than max_k={s.max_k}; ask for fewer items", "less_than_equal")
-    for name, ids in (("history", body.history), ("exclude", body.exclude)):
-        if len(ids) > s.max_history:
-            raise invalid(("body", name), f"{len(ids)} item ids; send at most max_history={s.max_history}",
-                          "too_long")
+    k = _checked_k(body, s, p.spec.k)
     context = body.context.model_dump(exclude_none=True)
     online = st.state.history(str(body.user_id)) if body.user_id is not None else []
     history = usable_ids(p.items_, [str(i) for i, _ in online] + [str(i) for i in body.history])
