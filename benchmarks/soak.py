@@ -212,6 +212,37 @@ def report(res: dict, acked: list[str], missing: list[str], args: argparse.Names
     held = [r for r in records if classify(r, window) == "held"]
     how = Counter(reason for r in retried for _, reason in r.failures[:1])
     print(f"\n{context}")
+    _print_minutes(minutes, records, res)
+    first, last = minutes[0]["p99_ms"], minutes[-1]["p99_ms"]
+    ratio = last / first
+    print(f"\np99 first minute {first:.2f} ms, last minute {last:.2f} ms: {ratio:.2f}x "
+          f"(target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+    print(f"errors: {verdicts['error']} of {len(records)} (target 0: {'met' if not verdicts['error'] else 'NOT met'})"
+          + (f"; {dict(reasons)}" if reasons else ""))
+    if window is not None:
+        worst = max((r.ms for r in retried + held), default=0.0)
+        print(f"restart window {window.start:.1f}-{window.end:.1f} s ({window.end - window.start:.1f} s): "
+              f"{len(retried)} requests retried during the restart and answered (first failure: "
+              f"{how['connect']} refused connections, {how['dropped']} dropped mid-request), {len(held)} more due "
+              f"then held by the client until a connection was free; the slowest answered {worst / 1e3:.1f} s "
+              "after it was due")
+    flat = _print_rss(lives, warm)
+    print(f"RSS flat within +-10 % after warm-up: {'met' if flat else 'NOT met'}")
+    print(f"acknowledged events: {len(acked)}, found in the event log: {len(acked) - len(missing)}, missing: "
+          f"{len(missing)} (target: all found: {'met' if not missing else 'NOT met'})")
+    print(f"saturation measured again after the soak: {res['saturation_after']:.0f} req/s (before: "
+          f"{res['saturation']:.0f}; offered {res['rate']:.0f})")
+    return {"context": context, "saturation_rps": res["saturation"], "saturation_after_rps": res["saturation_after"],
+            "saturation_errors": res["saturation_errors"],
+            "offered_rps": res["rate"], "minutes": minutes, "p99_ratio_last_first": ratio,
+            "errors": verdicts["error"], "error_reasons": dict(reasons), "retried_during_restart": len(retried),
+            "held_during_restart": len(held), "retried_first_failure": dict(how),
+            "window": vars(window) if window else None, "rss_lives": lives, "rss_samples": res["rss"],
+            "cpu_samples": res["cpu"], "acked_events": len(acked), "missing_events": missing[:100], "args": vars(args)}
+
+
+def _print_minutes(minutes: list[dict], records: list[Record], res: dict) -> None:
+    """One table row per minute; adds each minute's answers per second and CPU / wait shares to ``minutes``."""
     print(f"{'minute':>6}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'rec p99':>9}{'event p99':>10}{'errors':>7}"
           f"{'restart*':>9}{'RSS MiB':>8}{'done/s':>7}{'ms/ans':>7}{'srv CPU':>8}{'srv wait':>9}{'cli CPU':>8}"
           f"{'cli wait':>9}"
@@ -231,19 +262,10 @@ def report(res: dict, acked: list[str], missing: list[str], args: argparse.Names
           "  ms/ans: server CPU ms per answer; srv/cli CPU: CPU time per second of the server / this client\n"
           "  (1 core = 100 %); wait: time per second their threads were runnable but waiting for a CPU (other jobs);\n"
           "  load: 1-min load average")
-    first, last = minutes[0]["p99_ms"], minutes[-1]["p99_ms"]
-    ratio = last / first
-    print(f"\np99 first minute {first:.2f} ms, last minute {last:.2f} ms: {ratio:.2f}x "
-          f"(target <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
-    print(f"errors: {verdicts['error']} of {len(records)} (target 0: {'met' if not verdicts['error'] else 'NOT met'})"
-          + (f"; {dict(reasons)}" if reasons else ""))
-    if window is not None:
-        worst = max((r.ms for r in retried + held), default=0.0)
-        print(f"restart window {window.start:.1f}-{window.end:.1f} s ({window.end - window.start:.1f} s): "
-              f"{len(retried)} requests retried during the restart and answered (first failure: "
-              f"{how['connect']} refused connections, {how['dropped']} dropped mid-request), {len(held)} more due "
-              f"then held by the client until a connection was free; the slowest answered {worst / 1e3:.1f} s "
-              "after it was due")
+
+
+def _print_rss(lives: list[dict], warm: float) -> bool:
+    """One line per server process life on its RSS after the warm-up; whether every life stayed within 10 %."""
     flat = True
     for lv in lives:
         if not lv["samples"]:
@@ -253,18 +275,7 @@ def report(res: dict, acked: list[str], missing: list[str], args: argparse.Names
         print(f"RSS, server process {lv['life'] + 1}, after {warm:.0f} s of soak traffic: {lv['first_mib']:.0f} -> "
               f"{lv['last_mib']:.0f} MiB (min {lv['min_mib']:.0f}, max {lv['max_mib']:.0f}); largest deviation "
               f"from its median {lv['max_dev']:.1%}")
-    print(f"RSS flat within +-10 % after warm-up: {'met' if flat else 'NOT met'}")
-    print(f"acknowledged events: {len(acked)}, found in the event log: {len(acked) - len(missing)}, missing: "
-          f"{len(missing)} (target: all found: {'met' if not missing else 'NOT met'})")
-    print(f"saturation measured again after the soak: {res['saturation_after']:.0f} req/s (before: "
-          f"{res['saturation']:.0f}; offered {res['rate']:.0f})")
-    return {"context": context, "saturation_rps": res["saturation"], "saturation_after_rps": res["saturation_after"],
-            "saturation_errors": res["saturation_errors"],
-            "offered_rps": res["rate"], "minutes": minutes, "p99_ratio_last_first": ratio,
-            "errors": verdicts["error"], "error_reasons": dict(reasons), "retried_during_restart": len(retried),
-            "held_during_restart": len(held), "retried_first_failure": dict(how),
-            "window": vars(window) if window else None, "rss_lives": lives, "rss_samples": res["rss"],
-            "cpu_samples": res["cpu"], "acked_events": len(acked), "missing_events": missing[:100], "args": vars(args)}
+    return flat
 
 
 def _minute_usage(cpu: list[tuple[float, ...]], lo: float, hi: float, mib: list[float]) -> dict:
@@ -281,7 +292,7 @@ def _minute_usage(cpu: list[tuple[float, ...]], lo: float, hi: float, mib: list[
             "load1": float(np.mean([c[3] for c in pts])) if pts else nan}
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0, help="length of the paced soak (the restart is half-way)")
     ap.add_argument("--kill", action="store_true", help="restart with SIGKILL instead of SIGTERM")
@@ -299,7 +310,11 @@ def main() -> None:
     ap.add_argument("--known-users", type=int, default=5000, help="distinct known users in the recommend mix")
     ap.add_argument("--anonymous", type=int, default=0, help="anonymous requests (5 history items) in the mix")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the JSON and the plot")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = _args()
 
     if args.model_dir:
         model_dir = Path(args.model_dir)
