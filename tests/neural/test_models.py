@@ -143,7 +143,7 @@ def test_hidden_given_as_cli_text():
     model = create_model("deepfm", {"hidden": "16,8", "epochs": "1", "device": "cpu"})
     model.fit(block_interactions(10, 8))
     assert [m.out_features for m in model.module_.deep if isinstance(m, torch.nn.Linear)] == [16, 8, 1]
-    with pytest.raises(ConfigError, match="hidden must be a list of positive layer widths, got 'a,b'"):
+    with pytest.raises(ConfigError, match=r"model 'fm': hidden\.0='a': .*valid integer"):
         create_model("fm", {"hidden": "a,b"}).fit(block_interactions(10, 8))
 
 

@@ -189,7 +189,7 @@ def test_value_model_with_deepfm_heads(tmp_path):
     vm.save(tmp_path / "vm")
     loaded = ValueModel(objectives={"click": 1.0, "hide": -2.0}, learner="deepfm").load_models(tmp_path / "vm", {})
     np.testing.assert_allclose(loaded.score(x), vm.score(x), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ConfigError, match="learner='xgboost' is not supported"):
+    with pytest.raises(ConfigError, match="value model: learner='xgboost': Input should be 'lightgbm' or 'deepfm'"):
         ValueModel(objectives={"click": 1.0}, learner="xgboost")
     with pytest.raises(ConfigError, match="set learner = 'deepfm'"):
         ValueModel(objectives={"click": 1.0}, deepfm={"epochs": 2})

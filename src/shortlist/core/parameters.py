@@ -207,7 +207,7 @@ def validate_params(what: str, model: type[BaseModel], params: Mapping[str, Any]
     except ValidationError as exc:
         raise config_error(exc, what, model, dict(params)) from None
     out = {n: getattr(checked, n) for n in model.model_fields}
-    out.update({k: v for k, v in given.items() if not isinstance(v, str) and k in out})
+    out.update({k: v for k, v in params.items() if not isinstance(v, str) and k in out})
     return out
 
 
@@ -220,7 +220,18 @@ def _cli_word(model: type[BaseModel], key: str, value: Any) -> Any:
     if ann is Any:  # nothing declared to coerce to: read the word as the literal it spells
         return _literal(value)
     allows = type(None) in typing.get_args(ann) or field.get_default() is None
-    return None if allows and value.strip().lower() in _NONE_WORDS else value
+    if allows and value.strip().lower() in _NONE_WORDS:
+        return None
+    if _is_sequence(ann):  # "16,8" or "[16, 8]" on a command line is a list of words
+        return [w.strip() for w in value.strip().strip("[]()").split(",") if w.strip()]
+    return value
+
+
+def _is_sequence(ann: Any) -> bool:
+    """Whether ``ann`` (or a member of its union) is a list or tuple type."""
+    if typing.get_origin(ann) in (list, tuple):
+        return True
+    return any(typing.get_origin(a) in (list, tuple) for a in typing.get_args(ann))
 
 
 def _literal(raw: str) -> Any:
