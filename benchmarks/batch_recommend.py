@@ -35,21 +35,12 @@ SPEC = {
 
 def on_ray(model: Path, out: Path, k: int, batch: int, nodes: int) -> float:
     """Seconds for the whole job on a fresh local cluster of ``nodes`` 1-CPU nodes."""
-    import ray
-    from ray.cluster_utils import Cluster
+    from shortlist.distributed.cluster import local_cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": STORE})
-    try:
-        for _ in range(nodes - 1):
-            cluster.add_node(num_cpus=1, object_store_memory=STORE)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False)
+    with local_cluster(nodes, object_store_bytes=STORE):
         t0 = time.perf_counter()
         recommend_all(model, out, k=k, batch_size=batch, actors=nodes, progress=False)
         return time.perf_counter() - t0
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def main() -> None:

@@ -54,23 +54,13 @@ def single_node(params: dict, split) -> tuple[float, float]:
 
 def on_ray(params: dict, split, nodes: int) -> tuple[float, float, object, float]:
     """(seconds per iteration, setup seconds, traffic, ndcg@10) on a local cluster of ``nodes`` nodes."""
-    import ray
-    from ray.cluster_utils import Cluster
-
     from shortlist.distributed.als import fit_als
+    from shortlist.distributed.cluster import local_cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": STORE})
-    try:
-        for _ in range(nodes - 1):
-            cluster.add_node(num_cpus=1, object_store_memory=STORE)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False)
+    with local_cluster(nodes, object_store_bytes=STORE):
         fit = fit_als(ALS(**params), split.train, blocks=nodes, progress=False)
         per_it = statistics.median(fit.iteration_seconds[1:])
         return per_it, fit.setup_seconds + fit.iteration_seconds[0], fit.traffic, ndcg(fit.model, split)
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def spark(params: dict, split) -> tuple[float, float] | None:

@@ -15,19 +15,11 @@ STORE = 200 * 2**20  # a small object store per node: the machine is shared
 @pytest.fixture(scope="session")
 def ray_cluster():
     """``ray`` connected to a head and two worker nodes; shut down after the session."""
-    ray = pytest.importorskip("ray")  # under CI=true a skip fails: `make test` installs the ray extra
-    from ray.cluster_utils import Cluster
+    pytest.importorskip("ray")  # under CI=true a skip fails: `make test` installs the ray extra
+    from shortlist.distributed.cluster import local_cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": STORE})
-    try:
-        for _ in range(NODES - 1):
-            cluster.add_node(num_cpus=1, object_store_memory=STORE)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False)
+    with local_cluster(NODES, object_store_bytes=STORE) as ray:
         yield ray
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

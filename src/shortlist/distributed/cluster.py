@@ -11,7 +11,7 @@ from typing import Any
 
 from shortlist.errors import ConfigError
 
-__all__ = ["KillOnce", "import_ray", "connected"]
+__all__ = ["KillOnce", "connected", "import_ray", "local_cluster"]
 
 
 def import_ray() -> Any:
@@ -39,6 +39,29 @@ def connected(address: str | None = None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def local_cluster(nodes: int, *, object_store_bytes: int, cpus_per_node: int = 1) -> Iterator[Any]:
+    """Ray connected to a fresh multi-node cluster on this machine (``ray.cluster_utils``); all shut down on exit.
+
+    Several small nodes on one box exercise what a real cluster does (objects moved between
+    node stores, a worker dying on one node) at the size of a test or a benchmark.
+    """
+    ray = import_ray()
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": cpus_per_node, "object_store_memory": object_store_bytes}
+    cluster = Cluster(initialize_head=True, head_node_args=node)
+    try:
+        for _ in range(nodes - 1):
+            cluster.add_node(**node)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        yield ray
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
 
 
 @dataclass(frozen=True)
