@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve_load.processes import stop  # SIGTERM, then SIGKILL after 30 s: only children we started
 from _shared import write_figures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,18 +70,6 @@ def wait_for(url: str, proc: subprocess.Popen, ok, timeout: float = 120.0) -> di
             pass
         time.sleep(0.2)
     raise SystemExit(f"{url} not ready in {timeout} s")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    """Stop a child this script started: SIGTERM, then SIGKILL after 30 s."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def poll_health(url: str, stop_at: threading.Event, interval: float, seen: list) -> None:
