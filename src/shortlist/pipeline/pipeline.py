@@ -236,10 +236,15 @@ class Pipeline:
             found = self.users_.index([user_id], missing="ignore")[0]
             uidx = int(found)
         hist, ex = known_items(self.items_, history), known_items(self.items_, exclude)
+        request = Request(user_index=uidx, user_id=user_id, k=k, history=hist,
+                          context=context_indices(self.rules_, self.items_, dict(context or {})), exclude=ex)
+        return self.with_user_vectors(request, user_vectors)
+
+    def with_user_vectors(self, request: Request, user_vectors: dict[str, np.ndarray] | None) -> Request:
+        """``request`` carrying ``user_vectors`` (model name -> vector) in place of those models' learned rows."""
         vectors = {id(self.models_[n]): v for n, v in (user_vectors or {}).items() if n in self.models_}
-        return Request(user_index=uidx, user_id=user_id, k=k, history=hist,
-                       context=context_indices(self.rules_, self.items_, dict(context or {})), exclude=ex,
-                       user_vectors=vectors or None)
+        request.user_vectors = vectors or None
+        return request
 
     def recommend(self, request: Request | Any, k: int | None = None, *, upto: str = "rules") -> Response:
         """Run the pipeline for one request (or a user id)."""

@@ -73,9 +73,9 @@ async def recommend(request: Request) -> Response:
     user = None if body.user_id is None else (usable_ids(p.users_, [str(body.user_id)]) or [None])[0]
     exclude = usable_ids(p.items_, [str(i) for i in body.exclude])
     try:
-        uidx = -1 if user is None else int(p.users_.index([user], missing="ignore")[0])
-        vectors = st.updater.user_vectors(mv, str(body.user_id), uidx, bool(online)) if uidx >= 0 else {}
-        req = p.make_request(user, k=k, history=history, context=context, exclude=exclude, user_vectors=vectors)
+        req = p.make_request(user, k=k, history=history, context=context, exclude=exclude)
+        if req.known_user:  # the online vectors of this user (a read: nothing is written into the model)
+            p.with_user_vectors(req, st.updater.user_vectors(mv, str(body.user_id), req.user_index, bool(online)))
         resp = p.recommend(req)
     except ShortlistError:
         raise
