@@ -96,6 +96,10 @@ class _Towers(nn.Module):
     def item(self, idx, val, fld):
         return self.item_mlp(pool_fields(self.item_emb, idx, val, fld, self.ni).flatten(1))
 
+    def forward(self, user_args, item_args, drop=None):
+        """Both towers on one batch: the call a DistributedDataParallel wrapper all-reduces after."""
+        return self.user(*user_args, drop=drop), self.item(*item_args)
+
 
 @register("two-tower")
 class TwoTower(NeuralMixin, FactorModel):
@@ -189,8 +193,7 @@ class TwoTower(NeuralMixin, FactorModel):
             # both towers learn the "unknown id" slot: new users and items are embedded with it
             uargs[0] = self._drop_ids(uargs[0], uargs[2], rng)
             idx = self._drop_ids(idx, fld, rng)
-        u = self.module_.user(*uargs, **({"drop": self._tensor(items + 1)} if self.use_history else {}))
-        v = self.module_.item(idx, val, fld)
+        u, v = self.module_(uargs, (idx, val, fld), self._tensor(items + 1) if self.use_history else None)
         if self.similarity == "cosine":
             u, v = F.normalize(u, dim=1), F.normalize(v, dim=1)
         log_q = None
