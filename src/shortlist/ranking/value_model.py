@@ -15,7 +15,15 @@ from shortlist.errors import ConfigError, DataError, NotFittedError
 from shortlist.ranking.deepfm import deepfm_ranker_class
 from shortlist.ranking.gbdt import LambdaMARTRanker
 
-__all__ = ["ValueModel"]
+__all__ = ["ValueModel", "weighted_value"]
+
+
+def weighted_value(objectives: Mapping[str, float], predictions: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """``sum_o weight_o * P(o)`` over the objectives (one shared combination, batch and online value models)."""
+    total = np.zeros(n, np.float32)
+    for name, w in objectives.items():
+        total += np.float32(w) * predictions[name]
+    return total
 
 
 class ValueModel:
@@ -88,12 +96,7 @@ class ValueModel:
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Weighted sum of objective probabilities."""
-        preds = self.predict(features)
-        n = np.asarray(features).shape[0]
-        total = np.zeros(n, np.float32)
-        for name, w in self.objectives.items():
-            total += np.float32(w) * preds[name]
-        return total
+        return weighted_value(self.objectives, self.predict(features), np.asarray(features).shape[0])
 
     def to_part(self) -> Part:
         """The trained heads as one saved part: one sub-part per objective, constants in meta."""
