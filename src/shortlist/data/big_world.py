@@ -104,7 +104,8 @@ def write_big_world(path: str | Path, *, n_users: int = ML20M[0], n_items: int =
     pools = [(np.arange(n_items), np.cumsum(pop))]
     for t in range(tastes):
         pool = np.flatnonzero(item_taste == t)
-        pools.append((pool, np.cumsum(pop[pool])))
+        # a taste without items (few items, many tastes) draws from all items
+        pools.append((pool, np.cumsum(pop[pool])) if pool.size else pools[0])
     written = 0
     writer = None
     try:

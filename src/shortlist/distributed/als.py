@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 from shortlist.data.interactions import Interactions
 from shortlist.distributed.blocks import SideBlock, Traffic, block_rows, build_side, traffic
 from shortlist.distributed.cluster import KillOnce, import_ray
+from shortlist.distributed.partitioned_fit import NodeBlock, partitioned_links, partitioned_model
+from shortlist.distributed.partitions import PartitionedEvents
 from shortlist.errors import ConfigError
 from shortlist.models.als import ALS
 
@@ -35,11 +37,13 @@ SIDES = ("user", "item")
 class ALSBlock:
     """Block ``b``: its users (solved in the user step) and its items (solved in the item step)."""
 
-    def __init__(self, block: int, payload: dict[str, Any], w0: float, exact: bool, cg_steps: int,
-                 threads: int) -> None:
+    def __init__(self, block: int, payload: dict[str, Any] | NodeBlock, w0: float, exact: bool, cg_steps: int,
+                 threads: int, *links: np.ndarray) -> None:
         import numba
 
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        if isinstance(payload, NodeBlock):  # read from this block's partitions, here
+            payload = payload.load(list(links))
         self.block = block
         self.solving = {side: SideBlock.from_arrays(payload[side]) for side in SIDES}
         #: rows of this block's own factors that each block needs, per side being sent
@@ -118,38 +122,68 @@ def _half_step(ray: Any, actors: list, side: str, fixed: list, own: list, step: 
             for c, a in enumerate(actors)]
 
 
-def _start_actors(ray: Any, model: ALS, payloads: list[dict[str, Any]], threads: int) -> tuple[list, list]:
+def _start_actors(ray: Any, model: ALS, payloads: list, threads: int, links: list | None = None) -> tuple[list, list]:
+    """One actor per block, from its payload (arrays, or a :class:`NodeBlock` with its out-link references)."""
     remote = ray.remote(ALSBlock).options(
         num_cpus=threads, max_restarts=-1, max_task_retries=-1, scheduling_strategy="SPREAD")
     refs = [ray.put(p) for p in payloads]  # held by the driver: a restarted actor rebuilds from them
-    actors = [remote.remote(b, refs[b], float(model.w0), model.solver == "cholesky", int(model.cg_steps), threads)
+    links = links or [[] for _ in payloads]
+    actors = [remote.remote(b, refs[b], float(model.w0), model.solver == "cholesky", int(model.cg_steps), threads,
+                            *links[b])
               for b in range(len(payloads))]
-    return actors, refs
+    return actors, [refs, links]
 
 
-def fit_als(model: ALS, data: Interactions, *, blocks: int | None = None, threads: int = 1,
-            progress: bool | None = None, chaos: KillOnce | None = None) -> ALSFit:
+def _set_up(ray: Any, model: ALS, data: Interactions | None, source: PartitionedEvents | None,
+            n_blocks: int, threads: int) -> tuple[list, list, Traffic]:
+    """Fitted attributes on the driver, the block actors started, the traffic per iteration."""
+    model._validate_params()  # the same checks and fitted attributes as Recommender.fit
+    if source is None:
+        model.users_, model.items_, model.train_ = data.users, data.items, data.matrix
+        model._set_counts()
+        payloads, moved = _payloads(model, n_blocks)
+        return (*_start_actors(ray, model, payloads, threads), moved)
+    partitioned_model(model, source)
+    links, moved = partitioned_links(ray, source, int(model.factors))
+    nodes = [NodeBlock(source.path, b, model.get_params()) for b in range(n_blocks)]
+    return (*_start_actors(ray, model, nodes, threads, links), moved)
+
+
+def _block_count(ray: Any, source: PartitionedEvents | None, blocks: int | None, threads: int) -> int:
+    if source is None:
+        return int(blocks or max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, threads)))
+    if blocks is not None and int(blocks) != source.blocks:
+        raise ConfigError(f"blocks={blocks}, but {source.path} is partitioned into {source.blocks} blocks; "
+                          f"leave blocks unset or write the partitions again with blocks={blocks}")
+    return source.blocks
+
+
+def fit_als(model: ALS, data: Interactions | None = None, *, source: PartitionedEvents | None = None,
+            blocks: int | None = None, threads: int = 1, progress: bool | None = None,
+            chaos: KillOnce | None = None) -> ALSFit:
     """Fit ``model`` (an unfitted or fitted :class:`ALS`) on the connected Ray cluster.
 
+    The events are ``data`` (loaded here, split into blocks by the driver) or ``source``, a
+    folder written by :func:`~shortlist.distributed.partitions.write_partitioned` that every
+    node can read: each block actor then reads its own partitions and the driver holds only
+    the index (the fitted model's ``train_`` is an empty matrix of the right shape).
     ``blocks`` defaults to the cluster's CPUs divided by ``threads`` (numba threads per
-    block actor). ``chaos`` kills one worker once, for the fault tests.
+    block actor), or the folder's blocks. ``chaos`` kills one worker once, for the fault tests.
     """
     ray = import_ray()
     if not isinstance(model, ALS):
         raise ConfigError(f"the ray engine fits ALS models only, got {type(model).__name__}; fit it locally")
     if not ray.is_initialized():
         raise ConfigError("no Ray session: call ray.init(address) or use shortlist.distributed.connected()")
-    n_blocks = int(blocks or max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, threads)))
+    if (data is None) == (source is None):
+        raise ConfigError("fit_als needs the events once: interactions, or source=PartitionedEvents(path)")
+    n_blocks = _block_count(ray, source, blocks, threads)
     t0 = time.perf_counter()
-    model._validate_params()  # the same checks and fitted attributes as Recommender.fit
-    model.users_, model.items_, model.train_ = data.users, data.items, data.matrix
-    model._set_counts()
+    actors, _held, moved = _set_up(ray, model, data, source, n_blocks, threads)
     n_users, n_items = model.train_.shape
     f = int(model.factors)
     rng = np.random.default_rng(model.random_state)  # the single-node initialisation, draw for draw
     item_init = rng.standard_normal((n_items, f), dtype=np.float32) * np.float32(0.1 / math.sqrt(f))
-    payloads, moved = _payloads(model, n_blocks)
-    actors, _held = _start_actors(ray, model, payloads, threads)
     y = [ray.put(np.ascontiguousarray(item_init[block_rows(n_items, n_blocks, b)])) for b in range(n_blocks)]
     x = [ray.put(np.zeros((block_rows(n_users, n_blocks, b).size, f), np.float32)) for b in range(n_blocks)]
     fit = ALSFit(model, n_blocks, moved, time.perf_counter() - t0)

@@ -8,7 +8,8 @@ its *in-link* table lists them grouped by owning block, and the owning block's *
 table says which of its rows to send to ``c``. Each row goes once to each block that has
 an interaction with it - the minimum - and nothing else moves but the small Gramian.
 
-Pure numpy: built once on the driver, then shipped to the block actors.
+Pure numpy: built on the driver from the whole matrix, or by each block actor from its own
+partition (``partitions.py``) with the same functions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SideBlock", "block_rows", "build_side", "Traffic"]
+__all__ = ["SideBlock", "Traffic", "block_rows", "build_side", "in_links", "side_block", "traffic"]
 
 
 def block_rows(n: int, n_blocks: int, b: int) -> np.ndarray:
@@ -58,27 +59,35 @@ def build_side(indptr: np.ndarray, indices: np.ndarray, conf: np.ndarray, reg: n
                n_cols: int, n_blocks: int) -> list[SideBlock]:
     """Split one side's prepared CSR (rows x cols, as ALS's ``_prepare`` returns it) into blocks."""
     n_rows = indptr.shape[0] - 1
+    return [side_block(indptr, indices, conf, reg, block_rows(n_rows, n_blocks, b), n_cols, n_blocks)
+            for b in range(n_blocks)]
+
+
+def side_block(indptr: np.ndarray, indices: np.ndarray, conf: np.ndarray, reg: np.ndarray, rows: np.ndarray,
+               n_cols: int, n_blocks: int) -> SideBlock:
+    """The block of ``rows`` of a prepared CSR; a block's own CSR (a partition read on its node) takes all rows."""
+    lengths = indptr[rows + 1] - indptr[rows]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    take = np.repeat(indptr[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
+    needed, keys, receive = in_links(indices[take], n_cols, n_blocks)
+    return SideBlock(
+        indptr=offsets,
+        # the cells keep their order inside each row: the kernel sums them in the same order
+        indices=np.searchsorted(needed, keys).astype(np.int32),
+        conf=np.ascontiguousarray(conf[take], np.float32),
+        reg=np.ascontiguousarray(reg[rows], np.float32),
+        receive=receive,
+    )
+
+
+def in_links(cols: np.ndarray, n_cols: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The distinct ``cols`` a block touches: (sorted keys, each cell's key, local indices per owning block)."""
     stride = n_cols // n_blocks + 1  # key = owner * stride + local: sorts by owner, then local index
-    blocks = []
-    for b in range(n_blocks):
-        rows = block_rows(n_rows, n_blocks, b)
-        lengths = indptr[rows + 1] - indptr[rows]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        take = np.repeat(indptr[rows] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        cols = indices[take].astype(np.int64)
-        keys = (cols % n_blocks) * stride + cols // n_blocks
-        needed = np.unique(keys)
-        owner = needed // stride
-        receive = [needed[owner == j] % stride for j in range(n_blocks)]
-        blocks.append(SideBlock(
-            indptr=offsets,
-            # the cells keep their order inside each row: the kernel sums them in the same order
-            indices=np.searchsorted(needed, keys).astype(np.int32),
-            conf=np.ascontiguousarray(conf[take], np.float32),
-            reg=np.ascontiguousarray(reg[rows], np.float32),
-            receive=receive,
-        ))
-    return blocks
+    cols = np.asarray(cols, np.int64)
+    keys = (cols % n_blocks) * stride + cols // n_blocks
+    needed = np.unique(keys)
+    owner = needed // stride
+    return needed, keys, [needed[owner == j] % stride for j in range(n_blocks)]
 
 
 @dataclass
