@@ -5,8 +5,9 @@ imports this package at module level, so the engine works without Ray.
 """
 
 from shortlist.distributed.cluster import KillOnce, connected
+from shortlist.distributed.partitions import PartitionedEvents, write_partitioned
 
-__all__ = ["KillOnce", "connected", "fit_als", "on_ray", "recommend_all"]
+__all__ = ["KillOnce", "PartitionedEvents", "connected", "fit_als", "on_ray", "recommend_all", "write_partitioned"]
 
 
 def fit_als(*args, **kwargs):
