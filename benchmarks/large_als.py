@@ -1,8 +1,10 @@
 """ALS at MovieLens-20M scale on one machine vs implicit: fit time and peak RSS, same run, same objective.
 
-Data: ``shortlist.data.big_world`` (138,493 users x 26,744 items x ~20M distinct events at
-``--scale 1``; ``--scale 0.25`` keeps the items and takes a quarter of the users and events),
-written to Parquet a chunk of users at a time and read back streamed (``read_events``).
+Data: ``shortlist.data.big_world``, preset ``ml20m`` (138,493 users x 26,744 items x ~20M
+distinct events) or ``50m`` (1,000,000 users x 1,000,000 items x 50M events); ``--scale 0.25``
+keeps the items and takes a quarter of the users and events. Written to Parquet a chunk of
+users at a time and read back streamed (``read_events``), so neither holds more than the
+result and one chunk (50M events: 600 MB of event arrays).
 Each engine runs in its own fresh process, so ``ru_maxrss`` is that engine's peak alone:
 the load (the same streamed reader for both), then the fit. Both fit the same objective:
 64 factors, CG with 3 steps, ``regularization``, cell weight ``1 + alpha`` on every event
@@ -10,7 +12,8 @@ and 1 on every other cell (ours: ``w0=1``; implicit 0.7 takes the confidences as
 matrix values, so it gets the matrix ``1 + alpha``), the same threads. Seconds per
 iteration are the whole fit (setup included) over the iterations.
 
-    nice -n 10 .venv/bin/python benchmarks/large_als.py [--scale 1] [--iterations 15] [--threads 2]
+    nice -n 10 .venv/bin/python benchmarks/large_als.py [--preset ml20m|50m] [--scale 1] [--iterations 15]
+        [--threads 2]
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-SCALE_USERS, N_ITEMS, SCALE_EVENTS = 138_493, 26_744, 20_000_263
+#: preset -> (users, items, events) at ``--scale 1``
+PRESETS = {"ml20m": (138_493, 26_744, 20_000_263), "50m": (1_000_000, 1_000_000, 50_000_000)}
 
 
 def _rss_mb() -> float:
@@ -67,12 +71,13 @@ def run_child(engine: str, args: argparse.Namespace, path: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def generate(path: Path, scale: float) -> None:
+def generate(path: Path, preset: str, scale: float) -> None:
     """The world's Parquet file in a fresh process (its peak RSS is the generator's alone)."""
+    n_users, n_items, n_events = PRESETS[preset]
     code = ("import json, resource, sys, time; from shortlist.data.big_world import write_big_world; "
             "t = time.perf_counter(); "
-            f"n = write_big_world({str(path)!r}, n_users={round(SCALE_USERS * scale)}, n_items={N_ITEMS}, "
-            f"n_events={round(SCALE_EVENTS * scale)}); "
+            f"n = write_big_world({str(path)!r}, n_users={round(n_users * scale)}, n_items={n_items}, "
+            f"n_events={round(n_events * scale)}); "
             "print(json.dumps({'events': n, 's': time.perf_counter() - t, "
             "'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -83,6 +88,7 @@ def generate(path: Path, scale: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="ml20m")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
@@ -96,9 +102,11 @@ def main() -> None:
         print(json.dumps(child(args.child, args.data, args.iterations, args.threads, args.regularization,
                                args.alpha)))
         return
-    path = Path(args.data or Path(tempfile.gettempdir()) / f"shortlist-big-world-{args.scale:g}.parquet")
+    name = f"shortlist-big-world-{args.scale:g}.parquet" if args.preset == "ml20m" else \
+        f"shortlist-big-world-{args.preset}-{args.scale:g}.parquet"
+    path = Path(args.data or Path(tempfile.gettempdir()) / name)
     if not path.exists():
-        generate(path, args.scale)
+        generate(path, args.preset, args.scale)
     print(f"f = 64, {args.iterations} iterations, CG 3 steps, {args.threads} threads, "
           f"regularization {args.regularization}, alpha {args.alpha}")
     print(f"{'engine':<10}{'events':>12}{'load s':>8}{'fit s':>8}{'s/iter':>8}{'RSS after load MB':>19}"
