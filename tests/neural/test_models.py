@@ -112,29 +112,73 @@ def test_save_load_identical_scores_and_history(name, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("param,value,pattern", [
-    ("epochs", 0, "epochs must be an integer >= 1, got 0"),
-    ("learning_rate", -0.1, r"learning_rate must be in \(0.0, 10.0\], got -0.1"),
-    ("batch_size", 2.5, "batch_size must be an integer >= 1, got 2.5"),
-    ("validation_fraction", 0.7, "validation_fraction must be in"),
-    ("hidden", [0], "hidden must be a list of positive layer widths"),
-    ("device", "tpu", "device='tpu' is not supported"),
+    ("epochs", 0, r"epochs=0: Input should be greater than 0; fix: set epochs to an integer > 0, e\.g\. \d+ \(the default\)"),
+    ("learning_rate", -0.1, r"learning_rate=-0\.1: Input should be greater than 0; fix: set learning_rate to a number > 0"),
+    ("batch_size", 2.5, r"batch_size=2\.5: Input should be a valid integer, got a number with a fractional part"),
+    ("batch_size", True, r"batch_size=True: expected a number, not true/false"),
+    ("validation_fraction", 0.5, (r"validation_fraction=0\.5: Input should be less than 0\.5; "
+                                 r"fix: set validation_fraction to a number >= 0 and < 0\.5, e\.g\. 0\.1 \(the default\)")),
+    ("hidden", [0], r"hidden\.0=0: Input should be greater than 0; fix: set hidden\.0 to list\[int > 0\]"),
+    ("num_threads", 0, r"num_threads=0: Input should be greater than 0; fix: set num_threads to an integer > 0 or None"),
 ])
 def test_bad_params_raise_config_error(name, param, value, pattern):
-    with pytest.raises(ConfigError, match=pattern):
+    with pytest.raises(ConfigError, match=rf"^model '{name}': {pattern}"):
         MODELS[name](**{param: value}).fit(block_interactions(10, 8))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_unknown_device_is_refused(name):
+    """The device is checked after the declaration: whether it exists depends on the machine."""
+    with pytest.raises(ConfigError, match="device='tpu' is not supported"):
+        MODELS[name](device="tpu").fit(block_interactions(10, 8))
 
 
 @pytest.mark.parametrize("name,param,value,pattern", [
-    ("two-tower", "similarity", "l1", "similarity='l1' is not supported; use 'cosine' or 'dot'"),
-    ("two-tower", "temperature", 0, "temperature must be in"),
-    ("fm", "loss", "hinge", "loss='hinge' is not supported"),
-    ("neumf", "negatives", 0, "negatives must be an integer >= 1, got 0"),
-    ("neumf", "alpha", 2.0, "alpha must be in"),
-    ("softmax-dnn", "negatives", -1, "negatives must be an integer >= 0"),
+    ("two-tower", "similarity", "l1", (r"similarity='l1': Input should be 'cosine' or 'dot'; "
+                                      r"fix: set similarity to one of 'cosine', 'dot', e\.g\. 'cosine' \(the default\)")),
+    ("two-tower", "temperature", 0, r"temperature=0: Input should be greater than 0"),
+    ("two-tower", "dropout", 1.0, r"dropout=1\.0: Input should be less than 1; fix: set dropout to a number >= 0 and < 1"),
+    ("two-tower", "frequency_alpha", 1.5, (r"frequency_alpha=1\.5: Input should be less than or equal to 1; "
+                                         r"fix: set frequency_alpha to a number > 0 and <= 1")),
+    ("fm", "loss", "hinge", r"loss='hinge': Input should be 'bpr' or 'bce'"),
+    ("neumf", "negatives", 0, (r"negatives=0: Input should be greater than 0; fix: set negatives to an integer > 0, "
+                              r"e\.g\. 4 \(the default\)")),
+    ("neumf", "alpha", 2.0, r"alpha=2\.0: Input should be less than or equal to 1"),
+    ("neumf", "hidden", [], (r"hidden=\[\]: List should have at least 1 item after validation, not 0; "
+                            r"fix: set hidden to list\[int > 0\] of length >= 1")),
+    ("softmax-dnn", "negatives", -1, r"negatives=-1: Input should be greater than or equal to 0"),
+    ("softmax-dnn", "hidden", [], r"hidden=\[\]: List should have at least 1 item"),
 ])
 def test_model_specific_bad_params(name, param, value, pattern):
-    with pytest.raises(ConfigError, match=pattern):
+    with pytest.raises(ConfigError, match=rf"^model '{name}': {pattern}"):
         MODELS[name](**{param: value}).fit(block_interactions(10, 8))
+
+
+def test_every_problem_is_named_at_once():
+    """Two bad values: one error naming both keys, in the one validator's wording."""
+    with pytest.raises(ConfigError) as err:
+        MODELS["fm"](epochs=0, dropout=-0.1).fit(block_interactions(10, 8))
+    assert str(err.value) == (
+        "model 'fm': dropout=-0.1: Input should be greater than or equal to 0; "
+        "fix: set dropout to a number >= 0 and < 1, e.g. 0.0 (the default); "
+        "epochs=0: Input should be greater than 0; fix: set epochs to an integer > 0, e.g. 20 (the default)")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_components_listing_shows_the_declared_constraints(name, capsys):
+    """``shortlist components models NAME`` prints each parameter's declared range."""
+    from shortlist.cli.main import main
+
+    assert main(["components", "models", name]) == 0
+    lines = dict(line.strip().split(": ", 1) for line in capsys.readouterr().out.splitlines()[1:])
+    widths = "list[int > 0] of length >= 1" if name in ("neumf", "softmax-dnn") else "list[int > 0]"
+    assert lines["hidden"].startswith(widths + " = ")
+    assert lines["epochs"].startswith("an integer > 0 = ")
+    assert lines["validation_fraction"] == "a number >= 0 and < 0.5 = 0.1"
+    assert lines["num_threads"] == "an integer > 0 or None = None"
+    if name == "two-tower":
+        assert lines["similarity"] == "one of 'cosine', 'dot' = 'cosine'"
+        assert lines["frequency_alpha"] == "a number > 0 and <= 1 = 0.01"
 
 
 def test_hidden_given_as_cli_text():

@@ -75,10 +75,14 @@ def test_save_load_identical_scores(tmp_path):
 def test_errors():
     with pytest.raises(NotFittedError, match="fit"):
         DeepFMRanker().score(np.zeros((1, 2)))
-    with pytest.raises(ConfigError, match="encoding='onehot' is not supported"):
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: encoding='onehot': Input should be 'bucket' or 'linear'; "
+                                          r"fix: set encoding to one of 'bucket', 'linear'"):
         DeepFMRanker(encoding="onehot")
-    with pytest.raises(ConfigError, match="n_bins must be an integer >= 2, got 1"):
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: n_bins=1: Input should be greater than or equal to 2; "
+                                          r"fix: set n_bins to an integer >= 2, e\.g\. 16 \(the default\)$"):
         DeepFMRanker(n_bins=1)
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: hidden\.1=0: Input should be greater than 0"):
+        DeepFMRanker(hidden=[8, 0])
     x, y, g = _queries(5, 0)
     with pytest.raises(DataError, match="groups sum to"):
         DeepFMRanker(epochs=1).fit(x, y, g[:-1])
@@ -157,12 +161,16 @@ def test_residual_errors():
     x, y, g = _residual_queries(5, 0)
     with pytest.raises(ConfigError, match="base_feature='prev' is not a feature; available: a, b, c, base"):
         DeepFMRanker(base_feature="prev", epochs=1).fit(x, y, g, feature_names=NAMES)
-    with pytest.raises(ConfigError, match=r"base_scale must be in \(0.0, 1000.0\], got -1"):
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: base_scale=-1: Input should be greater than 0; "
+                                          r"fix: set base_scale to a number > 0, e\.g\. 1\.0 \(the default\)$"):
         DeepFMRanker(base_scale=-1)
-    with pytest.raises(ConfigError, match=r"accept_z must be in \[0.0, 1000.0\], got -2"):
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: accept_z=-2: Input should be greater than or equal to 0; "
+                                          r"fix: set accept_z to a number >= 0, e\.g\. 2\.0 \(the default\)$"):
         DeepFMRanker(accept_z=-2)
-    with pytest.raises(ConfigError, match="base_feature=3 must be a feature name"):
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: base_feature=3: Input should be a valid string"):
         DeepFMRanker(base_feature=3)
+    with pytest.raises(ConfigError, match=r"^deepfm ranker: base_feature='': String should have at least 1 character"):
+        DeepFMRanker(base_feature="")
 
 
 def test_value_model_with_deepfm_heads(tmp_path):

@@ -145,6 +145,8 @@ def _limits(metadata: Any) -> str:
             for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
                 if isinstance(c, getattr(at, attr.capitalize())):
                     parts.append(f"{sign} {getattr(c, attr)}")
+            if isinstance(c, at.MinLen):
+                parts.append(f"of length >= {c.min_length}")
     return " and ".join(parts)
 
 
@@ -170,10 +172,12 @@ def _text(ann: Any) -> str:
 
 
 def _plain(ann: Any) -> str:
-    """A container annotation as written, constraints left out: ``Mapping[str, float]``."""
+    """A container annotation as written, with its members' limits: ``list[int > 0]``."""
     origin = typing.get_origin(ann)
     if origin is Annotated:
-        return _plain(typing.get_args(ann)[0])
+        base, *meta = typing.get_args(ann)
+        limits = _limits(meta)
+        return f"{_plain(base)} {limits}" if limits else _plain(base)
     if origin is None:
         return getattr(ann, "__name__", str(ann))
     args = ", ".join(_plain(a) for a in typing.get_args(ann))

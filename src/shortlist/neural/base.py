@@ -6,23 +6,28 @@
 module) and ``_score_block``. Models are saved through the project's model folder
 (``model.json`` + ``arrays.npz``, checksummed, no pickle): the module's ``state_dict`` is
 stored as plain arrays next to a JSON config from which the module is rebuilt.
+Parameters are declared once, in each model's annotated keyword-only signature (the
+shorthands below join those of ``shortlist.core.parameters``), and checked by the model
+contract before fitting.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from pydantic import Field
 from torch import nn
 
 from shortlist.core.metrics import ranking_metrics
+from shortlist.core.parameters import Positive
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError, DataError
+from shortlist.errors import DataError
 from shortlist.models._kernels.topk import topk
 from shortlist.neural.encoding import FieldEncoder, padded
 from shortlist.neural.trainer import (
@@ -34,7 +39,7 @@ from shortlist.neural.trainer import (
     torch_threads,
 )
 
-__all__ = ["NeuralMixin", "array_json", "json_array", "mlp", "pool_fields"]
+__all__ = ["Dropout", "HeldOut", "Layers", "NeuralMixin", "Widths", "array_json", "json_array", "mlp", "pool_fields"]
 
 _VALID_USERS = 1000  # users scored per validation pass: enough for a stable NDCG, still fast
 
@@ -71,33 +76,14 @@ def pool_fields(emb: nn.Embedding, idx: torch.Tensor, val: torch.Tensor, fld: to
     return out.scatter_add(1, fld.unsqueeze(-1).expand(-1, -1, e.shape[-1]), e)
 
 
-def layer_widths(hidden: Any) -> list[int]:
-    """Validate layer widths given as a list of ints or as text ``"64,32"``."""
-    raw = hidden
-    if isinstance(hidden, str):
-        try:
-            hidden = [int(h) for h in hidden.replace("[", "").replace("]", "").split(",") if h.strip()]
-        except ValueError:
-            hidden = None
-    ok = isinstance(hidden, (list, tuple)) and all(
-        isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h > 0 for h in hidden)
-    if not ok:
-        raise ConfigError(f"hidden must be a list of positive layer widths, got {raw!r}; "
-                          "e.g. hidden=[64, 32] (or --param hidden=64,32)")
-    return [int(h) for h in hidden]
-
-
-def _check_int(name: str, value: Any, low: int, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}; e.g. {name}={example}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, example: str, *, open_low: bool = True) -> None:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        raise ConfigError(f"{name} must be in {'(' if open_low else '['}{low}, {high}], got {value!r}; "
-                          f"e.g. {name}={example}")
+#: layer widths, e.g. ``[64, 32]`` (``--param hidden=64,32`` on the command line)
+Widths = list[Positive[int]]
+#: layer widths with at least one layer (the last is the embedding or the MLP input)
+Layers = Annotated[list[Positive[int]], Field(min_length=1)]
+#: a dropout probability, in [0, 1)
+Dropout = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+#: the share of each user's cells held out for early stopping, in [0, 0.5)
+HeldOut = Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)]
 
 
 class NeuralMixin:
@@ -108,30 +94,13 @@ class NeuralMixin:
 
     # -- parameters --------------------------------------------------------------------
     def _validate_params(self) -> None:
-        _check_int("factors", self.factors, 1, "32")
-        _check_int("epochs", self.epochs, 1, "20")
-        _check_int("batch_size", self.batch_size, 1, "1024")
-        _check_int("patience", self.patience, 1, "3")
-        _check_float("learning_rate", self.learning_rate, 0.0, 10.0, "0.001")
-        _check_float("weight_decay", self.weight_decay, 0.0, 1.0, "0.0", open_low=False)
-        _check_float("validation_fraction", self.validation_fraction, 0.0, 0.5, "0.1", open_low=False)
-        if self.validation_fraction == 0.5:
-            raise ConfigError("validation_fraction must be < 0.5, got 0.5; e.g. validation_fraction=0.1")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}; e.g. seed=0")
-        if self.num_threads is not None:
-            _check_int("num_threads", self.num_threads, 1, "2")
-        if getattr(self, "hidden", None) is not None:
-            self._layers()
-        resolve_device(self.device)
-        self._validate_model_params()
-
-    def _validate_model_params(self) -> None:
-        """Model-specific checks (override)."""
+        """The declared constraints (the model's annotated signature), then whether the device exists."""
+        super()._validate_params()
+        resolve_device(self.device)  # depends on the machine, not on the declaration
 
     def _layers(self) -> list[int]:
-        """``hidden`` as a list of ints; the CLI passes it as text such as ``"64,32"``."""
-        return layer_widths(self.hidden)
+        """``hidden`` as a list of ints (checked against its declaration before fitting)."""
+        return [int(h) for h in self.hidden]
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, data: Interactions, *, user_features: FeatureTable | None = None,
@@ -284,11 +253,6 @@ class SampledNegativesMixin:
     positive of the user is kept: at MovieLens densities that is ~5% noise, and filtering
     would cost a lookup per sample). Subclasses implement ``_pair_scores(users, items)``.
     """
-
-    def _validate_loss(self) -> None:
-        _check_int("negatives", self.negatives, 1, "4")
-        if self.loss not in ("bce", "bpr"):
-            raise ConfigError(f"loss={self.loss!r} is not supported; use 'bce' (pointwise) or 'bpr' (pairwise)")
 
     def _batches(self, fit_m: sp.csr_matrix, rng: np.random.Generator):
         users, items = self.positive_pairs(fit_m)

@@ -11,17 +11,20 @@ vectors. Because user and item slots are disjoint, the FM score splits into
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
+from shortlist.core.parameters import Positive, UnitInterval
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.models.base import Recommender
 from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
-from shortlist.neural.base import NeuralMixin, SampledNegativesMixin, _check_float, mlp, pool_fields
+from shortlist.neural.base import Dropout, HeldOut, NeuralMixin, SampledNegativesMixin, Widths, mlp, pool_fields
 
 __all__ = ["FM", "DeepFM", "FMCore", "naive_pairwise"]
 
@@ -73,10 +76,12 @@ class _FMBase(NeuralMixin, SampledNegativesMixin):
 
     deep = False
 
-    def __init__(self, *, factors: int = 32, hidden: list[int] = (64, 32), dropout: float = 0.0,
-                 negatives: int = 4, loss: str = "bpr", epochs: int = 20, batch_size: int = 1024,
-                 learning_rate: float = 0.002, weight_decay: float = 0.0, validation_fraction: float = 0.1,
-                 patience: int = 3, seed: int = 0, device: str = "auto", num_threads: int | None = None) -> None:
+    def __init__(self, *, factors: Positive[int] = 32, hidden: Widths = (64, 32), dropout: Dropout = 0.0,
+                 negatives: Positive[int] = 4, loss: Literal["bpr", "bce"] = "bpr", epochs: Positive[int] = 20,
+                 batch_size: Positive[int] = 1024, learning_rate: Positive[float] = 0.002,
+                 weight_decay: UnitInterval[float] = 0.0, validation_fraction: HeldOut = 0.1,
+                 patience: Positive[int] = 3, seed: int = 0, device: str = "auto",
+                 num_threads: Positive[int] | None = None) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.dropout = dropout
@@ -91,10 +96,6 @@ class _FMBase(NeuralMixin, SampledNegativesMixin):
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
-
-    def _validate_model_params(self) -> None:
-        self._validate_loss()
-        _check_float("dropout", self.dropout, 0.0, 0.99, "0.1", open_low=False)
 
     def _build(self, data: Interactions, user_table: FeatureTable | None, item_table: FeatureTable | None,
                fit_m: sp.csr_matrix) -> None:

@@ -10,17 +10,19 @@ NeuMF is ids-only, as in the paper: it ignores feature tables.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError
 from shortlist.models.base import Recommender
 from shortlist.models.registry import register
-from shortlist.neural.base import NeuralMixin, SampledNegativesMixin, _check_float, _check_int, mlp
+from shortlist.neural.base import HeldOut, Layers, NeuralMixin, SampledNegativesMixin, mlp
 from shortlist.neural.trainer import Trainer, TrainHistory
 
 __all__ = ["NeuMF"]
@@ -61,11 +63,12 @@ class NeuMF(NeuralMixin, SampledNegativesMixin, Recommender):
 
     uses_features = False
 
-    def __init__(self, *, factors: int = 32, hidden: list[int] = (64, 32, 16), negatives: int = 4,
-                 loss: str = "bce", pretrain_epochs: int = 0, alpha: float = 0.5, epochs: int = 20,
-                 batch_size: int = 1024, learning_rate: float = 0.002, weight_decay: float = 0.0,
-                 validation_fraction: float = 0.1, patience: int = 3, seed: int = 0, device: str = "auto",
-                 num_threads: int | None = None) -> None:
+    def __init__(self, *, factors: Positive[int] = 32, hidden: Layers = (64, 32, 16), negatives: Positive[int] = 4,
+                 loss: Literal["bce", "bpr"] = "bce", pretrain_epochs: NonNegative[int] = 0,
+                 alpha: UnitInterval[float] = 0.5, epochs: Positive[int] = 20, batch_size: Positive[int] = 1024,
+                 learning_rate: Positive[float] = 0.002, weight_decay: UnitInterval[float] = 0.0,
+                 validation_fraction: HeldOut = 0.1, patience: Positive[int] = 3, seed: int = 0,
+                 device: str = "auto", num_threads: Positive[int] | None = None) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.negatives = negatives
@@ -81,14 +84,6 @@ class NeuMF(NeuralMixin, SampledNegativesMixin, Recommender):
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
-
-    def _validate_model_params(self) -> None:
-        self._validate_loss()
-        _check_int("pretrain_epochs", self.pretrain_epochs, 0, "5")
-        _check_float("alpha", self.alpha, 0.0, 1.0, "0.5", open_low=False)
-        if not self._layers():
-            raise ConfigError("hidden must name at least one layer width (the MLP input), got []; "
-                              "e.g. hidden=[64, 32, 16]")
 
     def _build(self, data: Interactions, user_table: FeatureTable | None, item_table: FeatureTable | None,
                fit_m: sp.csr_matrix) -> None:

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from shortlist.core.metrics import query_ndcg as _query_ndcg
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval, check_params
 from shortlist.core.persistence import Part, read_part, write_part
 from shortlist.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from shortlist.neural.base import _check_float, _check_int, layer_widths, pool_fields
+from shortlist.neural.base import Dropout, Widths, pool_fields
 from shortlist.neural.fm import FMCore
 from shortlist.neural.trainer import Trainer, resolve_device, seeded, torch_threads
 
@@ -41,12 +43,14 @@ __all__ = ["DeepFMRanker"]
 class DeepFMRanker:
     """Learning-to-rank with DeepFM over candidate feature rows (one field per column)."""
 
-    def __init__(self, *, factors: int = 8, hidden: list[int] = (64, 32), encoding: str = "bucket",
-                 n_bins: int = 16, loss: str = "listwise", dropout: float = 0.0, epochs: int = 30,
-                 batch_size: int = 64, learning_rate: float = 0.003, weight_decay: float = 0.0,
-                 patience: int = 3, eval_at: int = 10, seed: int = 0, device: str = "auto",
-                 num_threads: int | None = None, base_feature: str | None = None,
-                 base_scale: float = 1.0, accept_z: float = 2.0) -> None:
+    def __init__(self, *, factors: Positive[int] = 8, hidden: Widths = (64, 32),
+                 encoding: Literal["bucket", "linear"] = "bucket", n_bins: Annotated[int, Field(ge=2)] = 16,
+                 loss: Literal["listwise", "bce"] = "listwise", dropout: Dropout = 0.0, epochs: Positive[int] = 30,
+                 batch_size: Positive[int] = 64, learning_rate: Positive[float] = 0.003,
+                 weight_decay: UnitInterval[float] = 0.0, patience: Positive[int] = 3, eval_at: Positive[int] = 10,
+                 seed: int = 0, device: str = "auto", num_threads: Positive[int] | None = None,
+                 base_feature: Annotated[str, Field(min_length=1)] | None = None,
+                 base_scale: Positive[float] = 1.0, accept_z: NonNegative[float] = 2.0) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.encoding = encoding
@@ -65,25 +69,8 @@ class DeepFMRanker:
         self.base_feature = base_feature
         self.base_scale = base_scale
         self.accept_z = accept_z
-        _check_int("factors", factors, 1, "8")
-        layer_widths(hidden)
-        _check_int("n_bins", n_bins, 2, "16")
-        _check_int("epochs", epochs, 1, "30")
-        _check_int("batch_size", batch_size, 1, "64 (queries per step)")
-        _check_int("patience", patience, 1, "3")
-        _check_int("eval_at", eval_at, 1, "10")
-        _check_float("learning_rate", learning_rate, 0.0, 10.0, "0.003")
-        _check_float("dropout", dropout, 0.0, 0.99, "0.1", open_low=False)
-        _check_float("base_scale", base_scale, 0.0, 1e3, "1.0")
-        _check_float("accept_z", accept_z, 0.0, 1e3, "2.0 (0 keeps any gain)", open_low=False)
-        if base_feature is not None and (not isinstance(base_feature, str) or not base_feature):
-            raise ConfigError(f"base_feature={base_feature!r} must be a feature name; "
-                              "e.g. base_feature='previous_score', or leave it out")
-        if encoding not in ("bucket", "linear"):
-            raise ConfigError(f"encoding={encoding!r} is not supported; use 'bucket' or 'linear'")
-        if loss not in ("listwise", "bce"):
-            raise ConfigError(f"loss={loss!r} is not supported; use 'listwise' or 'bce'")
-        resolve_device(device)
+        check_params(self, "deepfm ranker")
+        resolve_device(device)  # depends on the machine, not on the declaration
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters as given."""
@@ -214,7 +201,7 @@ class DeepFMRanker:
 
     def _make_module(self) -> torch.nn.Module:
         size = sum(c["size"] for c in self.columns_)
-        core = FMCore(size, len(self.columns_), self.factors, layer_widths(self.hidden), self.dropout)
+        core = FMCore(size, len(self.columns_), self.factors, [int(h) for h in self.hidden], self.dropout)
         return core if self.base_feature is None else _Residual(core, self.base_scale)
 
     def _beats(self, base: np.ndarray, vx: np.ndarray, vy: Any, vg: Any) -> bool:

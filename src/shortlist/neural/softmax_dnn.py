@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shortlist.core.parameters import NonNegative, Positive, UnitInterval
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
-from shortlist.errors import ConfigError
 from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
-from shortlist.neural.base import NeuralMixin, _check_float, _check_int, mlp, pool_fields
+from shortlist.neural.base import Dropout, HeldOut, Layers, NeuralMixin, mlp, pool_fields
 
 __all__ = ["SoftmaxDNN"]
 
@@ -66,10 +66,12 @@ class _Net(nn.Module):
 class SoftmaxDNN(NeuralMixin, FactorModel):
     """Deep softmax candidate generator over history + user features (last layer = embedding)."""
 
-    def __init__(self, *, factors: int = 64, hidden: list[int] = (256, 64), use_user_id: bool = False,
-                 negatives: int = 0, leave_target_out: bool = True, dropout: float = 0.0, epochs: int = 30, batch_size: int = 512,
-                 learning_rate: float = 0.002, weight_decay: float = 0.0, validation_fraction: float = 0.1,
-                 patience: int = 3, seed: int = 0, device: str = "auto", num_threads: int | None = None) -> None:
+    def __init__(self, *, factors: Positive[int] = 64, hidden: Layers = (256, 64), use_user_id: bool = False,
+                 negatives: NonNegative[int] = 0, leave_target_out: bool = True, dropout: Dropout = 0.0,
+                 epochs: Positive[int] = 30, batch_size: Positive[int] = 512, learning_rate: Positive[float] = 0.002,
+                 weight_decay: UnitInterval[float] = 0.0, validation_fraction: HeldOut = 0.1,
+                 patience: Positive[int] = 3, seed: int = 0, device: str = "auto",
+                 num_threads: Positive[int] | None = None) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.use_user_id = use_user_id
@@ -85,13 +87,6 @@ class SoftmaxDNN(NeuralMixin, FactorModel):
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
-
-    def _validate_model_params(self) -> None:
-        _check_int("negatives", self.negatives, 0, "0 (full softmax) or 200")
-        _check_float("dropout", self.dropout, 0.0, 0.99, "0.1", open_low=False)
-        if not self._layers():
-            raise ConfigError("hidden must name at least one layer (the last is the embedding), got []; "
-                              "e.g. hidden=[256, 64]")
 
     def _build(self, data: Interactions, user_table: FeatureTable | None, item_table: FeatureTable | None,
                fit_m: sp.csr_matrix) -> None:

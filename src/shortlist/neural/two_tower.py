@@ -13,7 +13,7 @@ its features alone: items never seen in training (cold start) get the "unknown i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shortlist.core.parameters import Positive, UnitInterval, UnitOpen
 from shortlist.data.features import FeatureTable
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError
 from shortlist.models.factor import FactorModel
 from shortlist.models.registry import register
-from shortlist.neural.base import NeuralMixin, _check_float, mlp, pool_fields
+from shortlist.neural.base import Dropout, HeldOut, NeuralMixin, Widths, mlp, pool_fields
 
 __all__ = ["FrequencyEstimator", "TwoTower", "corrected_logits"]
 
@@ -109,12 +110,14 @@ class TwoTower(NeuralMixin, FactorModel):
     ``item_factors_`` are the tower outputs (feed them to an ANN index).
     """
 
-    def __init__(self, *, factors: int = 32, hidden: list[int] = (128,), temperature: float = 0.1,
-                 similarity: str = "cosine", logq_correction: bool = True, id_dropout: float = 0.2,
-                 use_history: bool = True, frequency_alpha: float = 0.01, dropout: float = 0.0,
-                 epochs: int = 30, batch_size: int = 128, learning_rate: float = 0.003,
-                 weight_decay: float = 0.0, validation_fraction: float = 0.1, patience: int = 3,
-                 seed: int = 0, device: str = "auto", num_threads: int | None = None) -> None:
+    def __init__(self, *, factors: Positive[int] = 32, hidden: Widths = (128,), temperature: Positive[float] = 0.1,
+                 similarity: Literal["cosine", "dot"] = "cosine", logq_correction: bool = True,
+                 id_dropout: UnitInterval[float] = 0.2, use_history: bool = True,
+                 frequency_alpha: UnitOpen[float] = 0.01, dropout: Dropout = 0.0, epochs: Positive[int] = 30,
+                 batch_size: Positive[int] = 128, learning_rate: Positive[float] = 0.003,
+                 weight_decay: UnitInterval[float] = 0.0, validation_fraction: HeldOut = 0.1,
+                 patience: Positive[int] = 3, seed: int = 0, device: str = "auto",
+                 num_threads: Positive[int] | None = None) -> None:
         self.factors = factors
         self.hidden = list(hidden) if isinstance(hidden, tuple) else hidden
         self.temperature = temperature
@@ -133,14 +136,6 @@ class TwoTower(NeuralMixin, FactorModel):
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
-
-    def _validate_model_params(self) -> None:
-        _check_float("temperature", self.temperature, 0.0, 100.0, "0.1")
-        _check_float("id_dropout", self.id_dropout, 0.0, 1.0, "0.2", open_low=False)
-        _check_float("dropout", self.dropout, 0.0, 0.99, "0.1", open_low=False)
-        _check_float("frequency_alpha", self.frequency_alpha, 0.0, 1.0, "0.01")
-        if self.similarity not in ("cosine", "dot"):
-            raise ConfigError(f"similarity={self.similarity!r} is not supported; use 'cosine' or 'dot'")
 
     # -- building ------------------------------------------------------------------------
     def _build(self, data: Interactions, user_table: FeatureTable | None, item_table: FeatureTable | None,
