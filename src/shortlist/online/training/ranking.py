@@ -30,13 +30,15 @@ class OnlineScorer:
     """Scores (user, candidate items) with a served :class:`ServedFM`; holds no parameters itself."""
 
     def __init__(self, fields: tuple[str, ...] | list[str] = ("user", "item"), position: int = 0,
-                 previous_weight: float = 1.0, base_feature: str | None = None) -> None:
+                 previous_weight: float = 1.0, base_feature: str | None = None,
+                 objectives: dict[str, float] | None = None) -> None:
         bad = [f for f in fields if f not in FIELDS]
         if bad or not fields:
             raise TypeError(f"fields={list(fields)}: each must be one of {list(FIELDS)} (what a request can fill)")
         self.fields = tuple(fields)
         self.position = int(position)
         self.previous_weight = float(previous_weight)
+        self.objectives = None if objectives is None else {str(k): float(v) for k, v in objectives.items()}
         self.stacked = base_feature is not None  # set by the stage when ``stack = true``
         self.reader: OnlineModelReader | None = None
         self.vocab: Any = None
@@ -72,15 +74,15 @@ class OnlineScorer:
         return np.stack(cols, axis=1)
 
     def score(self, user_id: Any, items: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
-        """The FM's logit of each candidate (+ the weighted previous score when stacked)."""
+        """The logit of each candidate, or a value model's value (+ the weighted previous score when stacked)."""
         items = np.asarray(items, np.int64)
         served = None if self.reader is None else self.reader.current  # one read: one whole version
         prev = np.zeros(items.size) if previous is None else np.nan_to_num(np.asarray(previous, np.float64))
         if served is None or self.vocab is None:
             # nothing published yet: keep the order the stage was given
             return prev if self.stacked else -np.arange(items.size, dtype=np.float64)
-        p = np.clip(served.predict(self.keys(served, user_id, items)), 1e-12, 1 - 1e-12)
-        return np.log(p / (1 - p)) + (self.previous_weight * prev if self.stacked else 0.0)
+        own = served.score(self.keys(served, user_id, items), self.objectives)
+        return own + (self.previous_weight * prev if self.stacked else 0.0)
 
 
 def attach_online(pipeline: Any, reader: OnlineModelReader | None) -> Any:

@@ -23,6 +23,8 @@ import numpy as np
 
 from shortlist.online import _kernels as K
 from shortlist.online.checkpoint import load_checkpoint, save_checkpoint
+from shortlist.online.training.deepfm import served_predict
+from shortlist.online.training.heads import served_value
 
 __all__ = ["OnlineModelReader", "Publisher", "ServedFM"]
 
@@ -84,18 +86,37 @@ class ServedFM:
         keys = np.asarray(keys, np.int64)
         idx = np.searchsorted(self.keys, keys).clip(0, max(self.keys.size - 1, 0))
         found = (self.keys[idx] == keys) if self.keys.size else np.zeros(keys.shape, bool)
-        default = self.dense[1:].astype(np.float32)
+        default = self.dense[1:1 + self.weights.shape[1]].astype(np.float32)  # a DeepFM's MLP follows it
         return np.where(found[..., None], self.weights[idx] if self.keys.size else default, default)
 
     def predict(self, keys: np.ndarray) -> np.ndarray:
-        """Click probabilities for feature keys (n x fields), as the trainer's FM computes them."""
+        """Click probabilities for feature keys (n x fields), as the trainer's model computes them.
+
+        A DeepFM with several heads gives n x heads (one probability per action).
+        """
         vecs = self.rows(keys)  # n x fields x (1 + d)
+        if self.meta.get("model") == "deepfm":
+            p = served_predict(vecs, self.dense, self.meta)
+            return p[:, 0] if p.shape[1] == 1 else p
         n, f = keys.shape
         table = vecs.reshape(n * f, -1)
         out = np.empty(n, np.float64)
         K.fm_predict(np.arange(n * f, dtype=np.int32).reshape(n, f), np.ascontiguousarray(table),
                      float(self.dense[0]), out)
         return out
+
+
+    def score(self, keys: np.ndarray, objectives: dict[str, float] | None = None) -> np.ndarray:
+        """The ranking score: the logit, or with heads the value ``sum_h objectives[h] * P(h)``.
+
+        ``objectives`` defaults to the weights the trainer was configured with (``heads``).
+        """
+        p = self.predict(keys)
+        weights = objectives or self.meta.get("objectives")
+        if weights:
+            return served_value(p.reshape(p.shape[0], -1), list(self.meta.get("heads", [])), weights)
+        p = np.clip(p, 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
 
 
 def _apply_delta(cur: ServedFM, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ServedFM:

@@ -1,0 +1,79 @@
+"""Value-model heads online: one label per action type, running metrics per head, the served value.
+
+With ``heads = {"click": 1.0, "like": 2.0, "hide": -3.0}`` the trainer's DeepFM gets one output
+head per action (they share the rows and the MLP). Head *h* learns ``P(action h | impression)``
+from the action bits each joined example carries; serving ranks by the value model's
+``sum_h weight_h * P(h)`` (:func:`shortlist.ranking.value_model.weighted_value`, the batch value
+model's combination). The name ``label`` is a head on the joiner's own label.
+
+A head sees the actions the joiner knew when it emitted the example: a positive is emitted at
+its first positive action, so an action that changes no label (a like after a click) reaches
+no head. A correction's take-back (weight -1) carries the bits after the correcting action;
+the bits it takes back are recovered from the joiner's rule: a label only flips on a new
+negative action (1 -> 0) or a first positive one (0 -> 1), so the take-back's bits are the new
+bits without the negative bits (old label 1) or without the positive ones (old label 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from shortlist.errors import ConfigError
+from shortlist.online.training.joiner import JoinerConfig
+from shortlist.ranking.value_model import weighted_value
+
+__all__ = ["LABEL", "check_heads", "head_labels", "head_metrics", "served_value"]
+
+#: the head trained on the joiner's label (positive action and no negative one)
+LABEL = "label"
+
+
+def check_heads(heads: Mapping[str, float], model: str, joiner: JoinerConfig) -> None:
+    """Heads need the DeepFM and name an action the joiner labels (or ``label``)."""
+    if not heads:
+        return
+    if model != "deepfm":
+        raise ConfigError(f"heads={dict(heads)} need model = 'deepfm' (got model={model!r}); set model to "
+                          "'deepfm' or drop heads")
+    bad = sorted(set(heads) - set(joiner.actions) - {LABEL})
+    if bad:
+        raise ConfigError(f"heads: {bad} are not actions the joiner labels; use some of "
+                          f"{sorted(joiner.actions) + [LABEL]} (joiner.actions)")
+
+
+def head_labels(actions: np.ndarray, labels: np.ndarray, weights: np.ndarray, joiner: JoinerConfig,
+                heads: tuple[str, ...] | list[str]) -> np.ndarray:
+    """0/1 labels (n x heads) of joined examples: bit ``joiner.actions[h]`` set, the joiner's label for ``label``."""
+    bits = np.asarray(actions, np.int64).copy()
+    labels = np.asarray(labels)
+    pos = sum(joiner.actions[t] for t in joiner.positive)
+    neg = sum(joiner.actions[t] for t in joiner.negative)
+    back = np.asarray(weights) < 0  # a take-back trains the bits it takes back: before the correcting action
+    bits[back] &= np.where(labels[back] > 0, ~neg, ~pos)
+    cols = [labels > 0 if h == LABEL else (bits & joiner.actions[h]) > 0 for h in heads]
+    return np.stack(cols, axis=1).astype(np.float64)
+
+
+def head_metrics(pred: np.ndarray, y: np.ndarray, heads: tuple[str, ...] | list[str]) -> dict[str, dict[str, float]]:
+    """Log-loss and AUC per head of progressive predictions ``pred`` (n x heads)."""
+    from shortlist.online.training.trainer import auc  # the trainer's AUC; imported here, trainer imports us
+
+    p = np.clip(pred, 1e-12, 1 - 1e-12)
+    out = {}
+    for k, name in enumerate(heads):
+        loss = float(-np.mean(y[:, k] * np.log(p[:, k]) + (1 - y[:, k]) * np.log(1 - p[:, k])))
+        out[name] = {"logloss": loss, "auc": auc(p[:, k], y[:, k])}
+    return out
+
+
+def served_value(probs: np.ndarray, heads: list[str], objectives: Mapping[str, Any]) -> np.ndarray:
+    """The value model's score of head probabilities (n x heads): ``sum_h objectives[h] * P(h)``."""
+    missing = sorted(set(objectives) - set(heads))
+    if missing:
+        raise ConfigError(f"online value model: objectives {missing} have no head in the served version "
+                          f"(heads {heads}); train them (trainer heads) or drop them from objectives")
+    preds = {h: probs[:, k].astype(np.float32) for k, h in enumerate(heads)}
+    return weighted_value({h: float(w) for h, w in objectives.items()}, preds, probs.shape[0]).astype(np.float64)
