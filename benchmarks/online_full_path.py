@@ -3,9 +3,10 @@
 The events are the drifting world of ``online_training.py``: one impression per row and, for a
 clicked one, a click ``--label-delay`` seconds later, written to an ``events.sqlite`` first
 (not timed). The timed run is :meth:`OnlineTrainer.run` until the log is drained, as
-``shortlist train-online`` runs it (reads of ``read_limit`` events, the joiner, mini-batches of
-1,024; publishing and snapshots pushed past the run). Then each part is timed alone on the
-same events: the SQLite read, the joiner, the feature keys and the FM's kernel. VW reads the
+``shortlist train-online`` runs it (column reads of ``read_limit`` events, the joiner over
+those arrays, mini-batches of 1,024; publishing and snapshots pushed past the run). Then each
+part is timed alone on the same events: the SQLite read, the joiner, the feature keys and the
+FM's kernel. VW reads the
 same joined examples from its text file (``-q ui``).
 
     .venv/bin/python benchmarks/online_full_path.py --days 2
@@ -26,7 +27,7 @@ from _shared import write_figures
 from online_training import vw_run, world
 
 from shortlist.online.event_log import EventLog, LoggedEvent
-from shortlist.online.training import LabelJoiner, OnlineTrainer, SqliteStream, TrainerConfig
+from shortlist.online.training import EventBatch, ExampleBatch, LabelJoiner, OnlineTrainer, SqliteStream, TrainerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,23 +70,23 @@ def end_to_end(db: Path, folder: Path, args: argparse.Namespace) -> tuple[float,
 def parts(db: Path, folder: Path, args: argparse.Namespace) -> dict[str, float]:
     """Seconds of each part alone: SQLite read, joiner, feature keys, FM kernel."""
     stream, out = SqliteStream(db), {}
-    t0, events, after = time.perf_counter(), [], 0
-    while chunk := stream.read(after, args.read_limit):
-        events += chunk
-        after = chunk[-1].seq
+    t0, batches, after = time.perf_counter(), [], 0
+    while len(chunk := stream.read(after, args.read_limit)):
+        batches.append(chunk)
+        after = chunk.last_seq
     out["sqlite_read"] = time.perf_counter() - t0
     stream.close()
     joiner, t0 = LabelJoiner(config(args).joiner), time.perf_counter()
-    examples = [x for ev in events for x in joiner.push(ev)]
+    examples = ExampleBatch.concat([joiner.join(batch) for batch in batches])
     out["joiner"] = time.perf_counter() - t0
     trainer = OnlineTrainer(ListStreamStub(), folder, config(args))
     t0 = time.perf_counter()
-    keys = trainer.model.keys({"user": [e.user_id for e in examples], "item": [e.item_id for e in examples]})
+    keys = trainer.model.keys({"user": examples.user_id, "item": examples.item_id})
     out["keys"] = time.perf_counter() - t0
-    labels = np.array([e.label for e in examples], np.float64)
+    labels = examples.label.astype(np.float64)
     t0 = time.perf_counter()
     for lo in range(0, len(keys), 1024):
-        trainer.model.train(keys[lo:lo + 1024], labels[lo:lo + 1024], None, examples[lo].timestamp)
+        trainer.model.train(keys[lo:lo + 1024], labels[lo:lo + 1024], None, examples.timestamp[lo])
     out["fm_kernel"] = time.perf_counter() - t0
     out["examples"] = len(examples)
     return out
@@ -94,8 +95,8 @@ def parts(db: Path, folder: Path, args: argparse.Namespace) -> dict[str, float]:
 class ListStreamStub:
     """An empty stream: the parts' trainer only needs its model."""
 
-    def read(self, after: int, limit: int) -> list:
-        return []
+    def read(self, after: int, limit: int) -> EventBatch:
+        return EventBatch.empty()
 
     def head(self) -> int:
         return 0

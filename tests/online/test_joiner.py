@@ -1,22 +1,28 @@
-"""Label joiner: windows, early positives, negatives at window end, late corrections, bounded state."""
+"""Label joiner: windows, early positives, negatives at window end, late corrections, bounded state.
+
+The columnar joiner is checked against the per-event reference (``joiner_reference``) example by
+example, in order, and against a brute-force join of each impression's final label.
+"""
 
 import numpy as np
+import pytest
 
 from shortlist.online.event_log import LoggedEvent
-from shortlist.online.training.joiner import LabelJoiner
+from shortlist.online.training import EventBatch, LabelJoiner
+from tests.online.joiner_reference import ReferenceJoiner
 
 _n = iter(range(10**9))
 
 
-def ev(kind: str, user: str, item: str, t: float) -> LoggedEvent:
+def ev(kind: str, user: str, item: str | None, t: float) -> LoggedEvent:
     n = next(_n)
-    return LoggedEvent(f"e{n}", user, item, kind, t, seq=n + 1)
+    return LoggedEvent(f"e{n}", user, item, kind, t, seq=n + 1, position=n % 7 if n % 3 else None)
 
 
-def feed(j: LabelJoiner, events):
+def feed(j: LabelJoiner, events, chunk: int = 10**9):
     out = []
-    for e in events:
-        out += j.push(e)
+    for lo in range(0, len(events), chunk):
+        out += j.join(EventBatch.from_events(events[lo:lo + chunk])).rows()
     return out
 
 
@@ -54,36 +60,30 @@ def test_an_action_too_late_to_correct_is_an_orphan():
 
 def test_state_is_bounded():
     j = LabelJoiner(window_s=1e9, max_pending=50, max_closed=20)
-    out = feed(j, [ev("impression", str(n), "a", n) for n in range(500)])
-    assert len(j.pending) == 50 and len(j.closed) == 20 and len(out) == 450 and j.counts["forced"] == 450
+    out = feed(j, [ev("impression", str(n), "a", n) for n in range(500)], chunk=37)
+    assert j.n_pending == 50 and j.n_closed == 20 and len(out) == 450 and j.counts["forced"] == 450
+    assert len(j._pairs) <= 2 * 70 + j.gc_slack  # pairs that left both queues do not pile up
 
 
-def random_stream(seed: int, n: int):
+def random_stream(seed: int, n: int, users: int = 20, items: int = 15):
+    """Impressions, clicks, long views, hides, likes, a type the joiner ignores and item-less events;
+    event times jitter (out of order), and actions come within or after the window, or before any impression."""
     rng = np.random.default_rng(seed)
     events, t = [], 0.0
     for _ in range(n):
         t += rng.exponential(1.0)
-        u, i = str(rng.integers(20)), str(rng.integers(15))
-        kind = rng.choice(["impression", "impression", "click", "hide", "long_view"])
-        events.append(ev(kind, u, i, t))
+        u, i = str(rng.integers(users)), str(rng.integers(items))
+        kind = rng.choice(["impression", "impression", "click", "hide", "long_view", "like", "purchase", "search"])
+        events.append(ev(kind, u, None if kind == "search" else i, t + rng.normal(0, 3)))
     return events
-
-
-def test_a_restored_joiner_continues_exactly():
-    events = random_stream(1, 3000)
-    whole = feed(LabelJoiner(window_s=20, correction_s=30), events)
-    j = LabelJoiner(window_s=20, correction_s=30)
-    first = feed(j, events[:1234])
-    arrays, meta = j.state()
-    k = LabelJoiner.from_state(arrays, meta)
-    assert feed(k, events[1234:]) == whole[len(first):] and first == whole[:len(first)]
 
 
 def test_labels_match_an_independent_join():
     """Every impression's final label (after corrections) equals a brute-force join of its window."""
-    events = random_stream(2, 4000)
+    events = [e for e in random_stream(2, 4000) if e.type in ("impression", "click", "hide", "long_view")]
+    events.sort(key=lambda e: e.seq)
     j = LabelJoiner(window_s=20, correction_s=1e9, max_closed=10**6)
-    out = feed(j, events) + j.advance(1e12)
+    out = feed(j, events, chunk=333) + j.advance(1e12).rows()
     final: dict[int, int] = {}
     for x in out:
         final[x.seq] = final.get(x.seq, 0) + (x.label if x.weight > 0 else -x.label)
@@ -96,3 +96,50 @@ def test_labels_match_an_independent_join():
         kinds = {f.type for f in later[:stop]}
         want = int(bool(kinds & {"click", "long_view"}) and "hide" not in kinds)
         assert final[e.seq] == want, (e, kinds)
+
+
+CONFIGS = [{"window_s": 20, "correction_s": 30},  # corrections, late and orphan actions
+           {"window_s": 20, "correction_s": 30, "max_pending": 7, "max_closed": 11},  # forced closes, evictions
+           {"window_s": 50, "correction_s": 0, "max_closed": 0},  # nothing kept after the window
+           {"window_s": 5, "correction_s": 1e9, "max_pending": 1}]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("chunk", [1, 97, 10**9])
+def test_every_example_equals_the_reference_joiner_in_order(config, chunk):
+    events = random_stream(7, 3000)
+    ref = ReferenceJoiner(**config)
+    want = [x for e in events for x in ref.push(e)] + ref.advance(events[-1].timestamp + 40)
+    j = LabelJoiner(**config)
+    got = feed(j, events, chunk) + j.advance(events[-1].timestamp + 40).rows()
+    assert got == want and len(want) > 300
+    assert j.counts == ref.counts and j.watermark == ref.watermark
+    assert (j.n_pending, j.n_closed) == (len(ref.pending), len(ref.closed))
+
+
+def test_renumbered_pair_slots_give_the_same_examples(monkeypatch):
+    """With no slack, the slot dict is rebuilt at nearly every batch; nothing emitted changes."""
+    events = random_stream(11, 4000, users=300, items=40)
+    whole = feed(LabelJoiner(window_s=20, correction_s=30), events, chunk=50)
+    monkeypatch.setattr(LabelJoiner, "gc_slack", 0)
+    j = LabelJoiner(window_s=20, correction_s=30)
+    assert feed(j, events, chunk=50) == whole
+    assert len(j._pairs) <= 2 * (j.n_pending + j.n_closed) + 50
+
+
+@pytest.mark.parametrize("cut", [1, 1234, 2999])
+def test_a_restored_joiner_continues_exactly(cut):
+    config = {"window_s": 20, "correction_s": 30, "max_pending": 40, "max_closed": 60}
+    events = random_stream(1, 3000)
+    uninterrupted = LabelJoiner(**config)
+    whole = feed(uninterrupted, events, chunk=200)
+    j = LabelJoiner(**config)
+    first = feed(j, events[:cut], chunk=200)
+    arrays, meta = j.state()
+    k = LabelJoiner.from_state({name: a.copy() for name, a in arrays.items()}, meta)
+    assert feed(k, events[cut:], chunk=200) == whole[len(first):] and first == whole[:len(first)]
+    # the restored joiner's state is the uninterrupted one's, array for array
+    got, want = k.state(), uninterrupted.state()
+    assert got[1] == want[1] and got[0].keys() == want[0].keys()
+    for name in want[0]:
+        np.testing.assert_array_equal(got[0][name], want[0][name])

@@ -14,13 +14,13 @@ import pytest
 from shortlist.online.checkpoint import load_checkpoint
 from shortlist.online.event_log import EventLog, LoggedEvent
 from shortlist.online.training import (
-    LabelJoiner,
     ListStream,
     OnlineModelReader,
     OnlineTrainer,
     SqliteStream,
     TrainerConfig,
 )
+from tests.online.joiner_reference import ReferenceJoiner
 
 CONFIG = {"read_limit": 200, "batch_size": 64, "snapshot_every_s": 0.01, "sync_every_s": 0.05,
           "table": {"dim": 4, "max_rows": 3000, "admit_after": 2, "sketch_width": 4096, "ttl_s": 3000.0,
@@ -46,7 +46,7 @@ def make_events(n: int, seed: int = 0) -> list[LoggedEvent]:
 
 
 def expected_ledger(events: list[LoggedEvent]) -> dict[str, int]:
-    j = LabelJoiner(**CONFIG["joiner"])
+    j = ReferenceJoiner(**CONFIG["joiner"])  # the per-event rules, independent of the trainer's joiner
     out = [x for e in events for x in j.push(e)] + j.advance(1e12)
     return {"examples": len(out), "seq_sum": sum(x.seq * (1 if x.weight > 0 else -1) for x in out)}
 

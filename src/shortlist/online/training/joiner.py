@@ -10,19 +10,27 @@ old label again with weight -1 (an SGD step that takes the first one back) and t
 label with weight +1. The state is bounded (``max_pending`` open windows,
 ``max_closed`` correctable examples; the oldest leave first) and saved with the trainer's
 snapshot, so a restart neither loses a window nor emits one twice.
+
+The joiner is columnar: :meth:`LabelJoiner.join` takes an :class:`EventBatch` and returns an
+:class:`ExampleBatch`. Python maps each ``(user, item)`` to a dense slot with one dict lookup
+per event; one numba pass (``_join_kernel``) then applies the rules above in offset order.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from shortlist.online.event_log import LoggedEvent
+from shortlist.online.training import _join_kernel as K
+from shortlist.online.training.batch import EventBatch, ExampleBatch
 
-__all__ = ["Example", "JoinerConfig", "LabelJoiner"]
+__all__ = ["COUNTS", "JoinerConfig", "LabelJoiner"]
+
+#: the joiner's counters, in the kernel's order
+COUNTS = ("impressions", "joined", "late", "corrections", "orphans", "forced", "examples")
+_WIDTH = 5  # int64 columns of a queue entry: slot, seq, position, action bits, label emitted
 
 
 class JoinerConfig(BaseModel):
@@ -40,145 +48,187 @@ class JoinerConfig(BaseModel):
     max_closed: int = Field(1_000_000, ge=0, description="closed examples kept for late corrections")
 
 
-class Example(NamedTuple):
-    """One labelled impression (``weight`` -1 takes back an earlier label)."""
-
-    seq: int
-    timestamp: float
-    user_id: str
-    item_id: str
-    position: int
-    label: int
-    actions: int
-    weight: float
-
-
 class LabelJoiner:
     """Turns an ordered event stream into labelled examples; deterministic in the events it is fed."""
 
+    #: pairs without an entry that may stay in the slot dict before it is rebuilt (beyond twice the live ones)
+    gc_slack = 65_536
+
     def __init__(self, config: JoinerConfig | None = None, **params: Any) -> None:
-        self.config = config or JoinerConfig(**params)
-        c = self.config
+        self.config = c = config or JoinerConfig(**params)
         for t in (*c.positive, *c.negative):
             if t not in c.actions:
                 raise ValueError(f"joiner: {t!r} is in positive/negative but not in actions {sorted(c.actions)}; "
                                  "add it to actions with its own bit")
-        self._pos = sum(c.actions[t] for t in c.positive)
-        self._neg = sum(c.actions[t] for t in c.negative)
-        # (user, item) -> [seq, timestamp, position, action bits, label emitted or -1]; in ~ time order
-        self.pending: OrderedDict[tuple[str, str], list] = OrderedDict()
-        # (user, item) -> [seq, timestamp, position, action bits, label emitted]
-        self.closed: OrderedDict[tuple[str, str], list] = OrderedDict()
-        self.watermark = -np.inf
-        #: the watermark at which :meth:`advance` next has work (-inf: recompute); push skips it before
-        self._due = -np.inf
-        self.counts = {"impressions": 0, "joined": 0, "late": 0, "corrections": 0, "orphans": 0, "forced": 0,
-                       "examples": 0}
+        self._cfg = np.array([sum(c.actions[t] for t in c.positive), sum(c.actions[t] for t in c.negative),
+                              c.max_pending, c.max_closed], np.int64)
+        # event type -> row of the code and bit tables; the impression type wins over an action of its name
+        names = [*c.actions, c.impression_type]
+        self._type_row = {name: k for k, name in enumerate(names)}
+        self._codes = np.array([K.ACTION] * len(c.actions) + [K.IMPRESSION, K.OTHER], np.int8)
+        self._bits = np.array([*c.actions.values(), 0, 0], np.int64)
+        self._pairs: dict[tuple[Any, Any], int] = {}  # (user, item) -> slot, for pairs with an entry
+        self._users = np.empty(0, object)
+        self._items = np.empty(0, object)
+        self._s_pend = np.empty(0, np.int64)  # slot -> open entry (-1: none)
+        self._s_closed = np.empty(0, np.int64)  # slot -> closed entry (-1: none)
+        self._P, self._Pt = np.empty((0, _WIDTH), np.int64), np.empty(0, np.float64)
+        self._C, self._Ct = np.empty((0, _WIDTH), np.int64), np.empty(0, np.float64)
+        self._q = np.zeros(6, np.int64)
+        self._cnt = np.zeros(len(COUNTS), np.int64)
+        self._wm = np.array([-np.inf])
 
-    def label(self, bits: int) -> int:
-        """1 when a positive action and no negative one happened."""
-        return int(bool(bits & self._pos) and not bits & self._neg)
+    # -- what it holds -------------------------------------------------------------------
+    @property
+    def watermark(self) -> float:
+        """The newest event time seen (or the ``now`` of the last :meth:`advance`)."""
+        return float(self._wm[0])
 
-    def push(self, ev: LoggedEvent) -> list[Example]:
-        """Feed one event; returns the examples it closes or corrects."""
-        out: list[Example] = []
-        if ev.item_id is None:
-            return out
-        self.watermark = max(self.watermark, ev.timestamp)
-        key = (ev.user_id, ev.item_id)
-        if ev.type == self.config.impression_type:
-            self.counts["impressions"] += 1
-            if key in self.pending:  # shown again while still open: the earlier showing closes now
-                self._close(key, out)
-            self.pending[key] = [ev.seq, ev.timestamp, -1 if ev.position is None else int(ev.position), 0, -1]
-            if len(self.pending) == 1:  # a new first window
-                self._due = min(self._due, ev.timestamp + self.config.window_s)
-            if len(self.pending) > self.config.max_pending:
-                self.counts["forced"] += 1
-                self._close(next(iter(self.pending)), out)
-        elif ev.type in self.config.actions:
-            bit = self.config.actions[ev.type]
-            if key in self.pending:
-                self.counts["joined"] += 1
-                self._update(key, self.pending[key], bit, out)
-            elif key in self.closed:
-                self.counts["late"] += 1
-                self._update(key, self.closed[key], bit, out)
-            else:
-                self.counts["orphans"] += 1
-        if self.watermark >= self._due:
-            out += self.advance(self.watermark)
-        return out
+    @property
+    def counts(self) -> dict[str, int]:
+        """Impressions, joined and late actions, corrections, orphans, forced closes, examples emitted."""
+        return dict(zip(COUNTS, self._cnt.tolist(), strict=True))
 
-    def advance(self, now: float) -> list[Example]:
+    @property
+    def n_pending(self) -> int:
+        """Open windows."""
+        return int(self._q[K.P_LEN])
+
+    @property
+    def n_closed(self) -> int:
+        """Closed examples kept for corrections."""
+        return int(self._q[K.C_LEN])
+
+    # -- joining -------------------------------------------------------------------------
+    def join(self, batch: EventBatch) -> ExampleBatch:
+        """Feed a batch of events in offset order; returns the examples they close or correct."""
+        n = len(batch)
+        if n == 0:
+            return self._examples(np.empty((0, 6), np.int64), np.empty(0), 0)
+        self._collect()
+        slots = self._assign(batch.user_id, batch.item_id)
+        rows = np.fromiter(map(self._type_row.get, batch.type.tolist(), [-1] * n), np.int64, n)
+        codes, bits = self._codes[rows], self._bits[rows]
+        codes[np.equal(batch.item_id, None)] = K.SKIP
+        self._reserve(n)
+        oi, ot = np.empty((self.n_pending + 2 * n, 6), np.int64), np.empty(self.n_pending + 2 * n)
+        m = K.join(slots, codes, bits, batch.seq, batch.timestamp, batch.position, self.config.window_s,
+                   self.config.correction_s, self._wm, *self._state_arrays(), oi, ot)
+        return self._examples(oi, ot, m)
+
+    def advance(self, now: float) -> ExampleBatch:
         """Close every window that ended by ``now`` and forget examples too old to correct."""
-        out: list[Example] = []
-        c = self.config
-        self.watermark = max(self.watermark, now)
-        while self.pending:
-            key, rec = next(iter(self.pending.items()))
-            if rec[1] + c.window_s > self.watermark:
-                break
-            self._close(key, out)
-        while self.closed:
-            key, rec = next(iter(self.closed.items()))
-            if len(self.closed) <= c.max_closed and rec[1] + c.window_s + c.correction_s > self.watermark:
-                break
-            del self.closed[key]
-        first_open = next(iter(self.pending.values()), None)
-        first_closed = next(iter(self.closed.values()), None)
-        self._due = min(np.inf if first_open is None else first_open[1] + c.window_s,
-                        np.inf if first_closed is None else first_closed[1] + c.window_s + c.correction_s)
-        return out
+        self._reserve(0)
+        oi, ot = np.empty((self.n_pending, 6), np.int64), np.empty(self.n_pending)
+        m = K.advance(float(now), self.config.window_s, self.config.correction_s, self._wm,
+                      *self._state_arrays(), oi, ot)
+        return self._examples(oi, ot, m)
 
-    def _close(self, key: tuple[str, str], out: list[Example]) -> None:
-        rec = self.pending.pop(key)
-        self._due = -np.inf  # the first open or closed entry may have changed: advance looks again
-        seq, ts, pos, bits, emitted = rec
-        if emitted < 0:
-            rec[4] = self.label(bits)
-            out.append(Example(seq, ts, key[0], key[1], pos, rec[4], bits, 1.0))
-            self.counts["examples"] += 1
-        if self.config.max_closed:
-            self.closed.pop(key, None)
-            self.closed[key] = rec
+    def _state_arrays(self) -> tuple:
+        return (self._P, self._Pt, self._C, self._Ct, self._s_pend, self._s_closed, self._q, self._cnt, self._cfg)
 
-    def _update(self, key: tuple[str, str], rec: list, bit: int, out: list[Example]) -> None:
-        rec[3] |= bit
-        y = self.label(rec[3])
-        seq, ts, pos, bits, old = rec
-        if old < 0 and y == 1:  # the first positive action: train on it now, not at the window's end
-            out.append(Example(seq, ts, key[0], key[1], pos, 1, bits, 1.0))
-            self.counts["examples"] += 1
-            rec[4] = 1
-        elif old >= 0 and y != old:
-            out.append(Example(seq, ts, key[0], key[1], pos, old, bits, -1.0))
-            out.append(Example(seq, ts, key[0], key[1], pos, y, bits, 1.0))
-            rec[4] = y
-            self.counts["corrections"] += 1
+    def _examples(self, oi: np.ndarray, ot: np.ndarray, m: int) -> ExampleBatch:
+        oi = oi[:m]
+        slot = oi[:, 0]
+        return ExampleBatch(oi[:, 1].copy(), ot[:m].copy(), self._users[slot], self._items[slot], oi[:, 2].copy(),
+                            oi[:, 3].copy(), oi[:, 4].copy(), oi[:, 5].astype(np.float64))
+
+    # -- pair slots and queue room ---------------------------------------------------------
+    def _assign(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The slot of each ``(user, item)``; a new pair gets the next one (one dict lookup per event)."""
+        pairs, old = self._pairs, len(self._pairs)
+        put = pairs.setdefault
+        slots = np.array([put(k, len(pairs)) for k in zip(users.tolist(), items.tolist())], np.int64)
+        if len(pairs) > old:
+            fresh = np.flatnonzero(slots >= old)
+            new, first = np.unique(slots[fresh], return_index=True)  # new == old, old + 1, ..., len(pairs) - 1
+            if len(pairs) > self._s_pend.size:
+                grow = max(len(pairs), 2 * self._s_pend.size) - self._s_pend.size
+                self._s_pend = np.concatenate([self._s_pend, np.full(grow, -1, np.int64)])
+                self._s_closed = np.concatenate([self._s_closed, np.full(grow, -1, np.int64)])
+                self._users = np.concatenate([self._users, np.empty(grow, object)])
+                self._items = np.concatenate([self._items, np.empty(grow, object)])
+            self._users[new], self._items[new] = users[fresh[first]], items[fresh[first]]
+        return slots
+
+    def _collect(self) -> None:
+        """Renumber the slots of live pairs densely once the dict holds twice as many (amortised O(1))."""
+        n = len(self._pairs)
+        if n <= 2 * (self.n_pending + self.n_closed) + self.gc_slack:
+            return
+        alive = (self._s_pend[:n] >= 0) | (self._s_closed[:n] >= 0)
+        new_id = np.cumsum(alive) - 1
+        for M, head, tail in ((self._P, K.P_HEAD, K.P_TAIL), (self._C, K.C_HEAD, K.C_TAIL)):
+            seg = M[self._q[head]:self._q[tail], K.SLOT]  # a view: entries are renumbered in place
+            live = seg >= 0
+            seg[live] = new_id[seg[live]]
+        keep = np.flatnonzero(alive)
+        self._s_pend, self._s_closed = self._s_pend[keep], self._s_closed[keep]
+        self._users, self._items = self._users[keep], self._items[keep]
+        self._pairs = dict(zip(zip(self._users.tolist(), self._items.tolist()), range(keep.size)))
+
+    def _reserve(self, n: int) -> None:
+        """Room for ``n`` new windows, and for every open window to close, at the queues' tails."""
+        q = self._q
+        if q[K.P_TAIL] + n > self._Pt.size:
+            self._P, self._Pt = self._compact(self._P, self._Pt, K.P_HEAD, K.P_TAIL, self._s_pend, n)
+        if q[K.C_TAIL] + q[K.P_LEN] + n > self._Ct.size:
+            self._C, self._Ct = self._compact(self._C, self._Ct, K.C_HEAD, K.C_TAIL, self._s_closed,
+                                              int(q[K.P_LEN]) + n)
+
+    def _compact(self, M: np.ndarray, T: np.ndarray, head: int, tail: int, pointer: np.ndarray,
+                 room: int) -> tuple[np.ndarray, np.ndarray]:
+        """The queue's live entries moved to the front of arrays with ``room`` free entries and as many again."""
+        span = np.arange(self._q[head], self._q[tail])
+        live = span[M[span, K.SLOT] >= 0]
+        k = live.size
+        cap = max(2 * (k + room), 1024)
+        M2, T2 = np.empty((cap, _WIDTH), np.int64), np.empty(cap)
+        M2[:k], T2[:k] = M[live], T[live]
+        pointer[M2[:k, K.SLOT]] = np.arange(k)
+        self._q[head], self._q[tail] = 0, k
+        return M2, T2
 
     # -- state ---------------------------------------------------------------------------
+    def _queue(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        M, T, head, tail = ((self._P, self._Pt, K.P_HEAD, K.P_TAIL) if name == "pending"
+                            else (self._C, self._Ct, K.C_HEAD, K.C_TAIL))
+        span = np.arange(self._q[head], self._q[tail])
+        live = span[M[span, K.SLOT] >= 0]
+        return M[live], T[live]
+
     def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Open windows and correctable examples as arrays, counters and watermark as JSON."""
+        """Open windows and correctable examples (queue order) as arrays, counters and watermark as JSON."""
         arrays: dict[str, np.ndarray] = {}
-        for name, table, width in (("pending", self.pending, 5), ("closed", self.closed, 5)):
-            keys = list(table.keys())
-            arrays[f"{name}_user"] = np.array([k[0] for k in keys], dtype=str)
-            arrays[f"{name}_item"] = np.array([k[1] for k in keys], dtype=str)
-            arrays[f"{name}_seq"] = np.array([r[0] for r in table.values()], np.int64)
-            arrays[f"{name}_ts"] = np.array([r[1] for r in table.values()], np.float64)
-            arrays[f"{name}_ints"] = np.array([r[2:width] for r in table.values()], np.int64).reshape(-1, width - 2)
-        return arrays, {"config": self.config.model_dump(), "watermark": float(self.watermark),
-                        "counts": dict(self.counts)}
+        for name in ("pending", "closed"):
+            M, T = self._queue(name)
+            arrays[f"{name}_user"] = self._users[M[:, K.SLOT]].astype(str)
+            arrays[f"{name}_item"] = self._items[M[:, K.SLOT]].astype(str)
+            arrays[f"{name}_seq"] = M[:, K.SEQ].copy()
+            arrays[f"{name}_ts"] = T.copy()
+            arrays[f"{name}_ints"] = M[:, K.POS:].copy()  # position, action bits, label emitted
+        return arrays, {"config": self.config.model_dump(), "watermark": self.watermark, "counts": self.counts}
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> LabelJoiner:
         """The joiner :meth:`state` described."""
         j = cls(JoinerConfig(**meta["config"]))
-        j.watermark, j.counts = float(meta["watermark"]), dict(meta["counts"])
-        for name, table in (("pending", j.pending), ("closed", j.closed)):
-            for u, i, s, t, ints in zip(arrays[f"{name}_user"].tolist(), arrays[f"{name}_item"].tolist(),
-                                        arrays[f"{name}_seq"].tolist(), arrays[f"{name}_ts"].tolist(),
-                                        arrays[f"{name}_ints"].tolist()):
-                table[(u, i)] = [s, t, *ints]
+        j._wm[0] = float(meta["watermark"])
+        j._cnt[:] = [int(meta["counts"][k]) for k in COUNTS]
+        for name, pointer_of, head, tail, length in (("pending", "_s_pend", K.P_HEAD, K.P_TAIL, K.P_LEN),
+                                                     ("closed", "_s_closed", K.C_HEAD, K.C_TAIL, K.C_LEN)):
+            users, items = arrays[f"{name}_user"].astype(object), arrays[f"{name}_item"].astype(object)
+            slots = j._assign(users, items)
+            k = slots.size
+            M = np.empty((max(k, 1024), _WIDTH), np.int64)
+            M[:k, K.SLOT], M[:k, K.SEQ] = slots, arrays[f"{name}_seq"]
+            M[:k, K.POS:] = np.asarray(arrays[f"{name}_ints"], np.int64).reshape(k, _WIDTH - 2)
+            T = np.empty(M.shape[0])
+            T[:k] = arrays[f"{name}_ts"]
+            getattr(j, pointer_of)[slots] = np.arange(k)
+            j._q[head], j._q[tail], j._q[length] = 0, k, k
+            if name == "pending":
+                j._P, j._Pt = M, T
+            else:
+                j._C, j._Ct = M, T
         return j

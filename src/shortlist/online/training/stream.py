@@ -1,10 +1,11 @@
-"""Where the online trainer reads events: an ordered, offset-addressed stream.
+"""Where the online trainer reads events: an ordered, offset-addressed stream of columnar batches.
 
-:class:`EventStream` is the whole contract: ``read(after, limit)`` returns events whose
-``seq`` is greater than ``after``, in ``seq`` order, and ``head()`` the newest ``seq``. A
-Redis stream (``XRANGE key (after +``, ids as offsets) or a Kafka partition (offsets) fits
-it as well as the SQLite log does; the trainer stores the offset in its snapshot, so any
-of them can be replayed from it after a crash.
+:class:`EventStream` is the whole contract: ``read(after, limit)`` returns the events whose
+``seq`` is greater than ``after``, in ``seq`` order, as one :class:`EventBatch` (an array per
+field), and ``head()`` the newest ``seq``. A Redis stream (``XRANGE key (after +``, ids as
+offsets) or a Kafka partition (offsets) fits it as well as the SQLite log does: a client that
+delivers event objects wraps them with :meth:`EventBatch.from_events`. The trainer stores the
+offset in its snapshot, so any of them can be replayed from it after a crash.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from shortlist.online.event_log import EventLog, LoggedEvent
+from shortlist.online.training.batch import EventBatch
 
 __all__ = ["EventStream", "ListStream", "SqliteStream"]
 
@@ -21,7 +23,7 @@ __all__ = ["EventStream", "ListStream", "SqliteStream"]
 class EventStream(Protocol):
     """An append-only stream of events ordered by an increasing integer offset (``seq``)."""
 
-    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+    def read(self, after: int, limit: int) -> EventBatch:
         """Up to ``limit`` events with ``seq > after``, in order."""
         ...
 
@@ -37,9 +39,9 @@ class SqliteStream:
         self.path = Path(path)
         self.log = log or EventLog(self.path, durability="normal")
 
-    def read(self, after: int, limit: int) -> list[LoggedEvent]:
-        """Events after ``after`` from the log (SQLite ``seq`` is the offset)."""
-        return self.log.read(after, limit)
+    def read(self, after: int, limit: int) -> EventBatch:
+        """Events after ``after`` from the log (SQLite ``seq`` is the offset), read column-wise."""
+        return EventBatch.from_columns(**self.log.read_columns(after, limit))
 
     def head(self) -> int:
         """The log's last ``seq``."""
@@ -63,9 +65,9 @@ class ListStream:
             ev.seq = len(self.events) + 1
             self.events.append(ev)
 
-    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+    def read(self, after: int, limit: int) -> EventBatch:
         """Events ``after+1 .. after+limit``."""
-        return self.events[max(0, after):max(0, after) + limit]
+        return EventBatch.from_events(self.events[max(0, after):max(0, after) + limit])
 
     def head(self) -> int:
         """The number of events appended."""

@@ -13,16 +13,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shortlist.online.checkpoint import load_checkpoint, save_checkpoint
 from shortlist.online.embeddings import CollisionlessTable, TableConfig
-from shortlist.online.training.deepfm import build_model, serving_meta
-from shortlist.online.training.heads import check_heads, head_labels, head_metrics
-from shortlist.online.training.joiner import Example, JoinerConfig, LabelJoiner
+from shortlist.online.training.batch import ExampleBatch
+from shortlist.online.training.fm import OnlineFM
+from shortlist.online.training.joiner import JoinerConfig, LabelJoiner
 from shortlist.online.training.stream import EventStream
 from shortlist.online.training.sync import Publisher
 
@@ -34,12 +34,6 @@ class TrainerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     fields: tuple[str, ...] = ("user", "item")
-    model: Literal["fm", "deepfm"] = Field("fm", description="deepfm: the FM plus an MLP over the field embeddings")
-    hidden: tuple[PositiveInt, ...] = Field((32, 16), description="deepfm: the MLP's layer widths")
-    dense_lr: float = Field(0.01, gt=0, description="deepfm: Adam step of the dense (MLP) params")
-    heads: dict[str, float] = Field(default_factory=dict,
-                                    description="deepfm: action -> weight of its head in the served value")
-    seed: int = Field(0, description="deepfm: seed of the MLP's initial weights")
     lr: float = Field(0.05, gt=0)
     l2: float = Field(0.0, ge=0)
     batch_size: int = Field(1024, ge=1)
@@ -52,11 +46,6 @@ class TrainerConfig(BaseModel):
     metrics_window: int = Field(100_000, ge=100, description="examples the running loss and AUC cover")
     table: TableConfig = TableConfig()
     joiner: JoinerConfig = JoinerConfig()
-
-    @model_validator(mode="after")
-    def _heads(self) -> TrainerConfig:
-        check_heads(self.heads, self.model, self.joiner)
-        return self
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -90,7 +79,7 @@ class OnlineTrainer:
         self._newest_event_at = 0.0
         if not self._restore():
             c = self.config
-            self.model = build_model(CollisionlessTable(c.table), c)
+            self.model = OnlineFM(CollisionlessTable(c.table), fields=c.fields, lr=c.lr, l2=c.l2)
             self.joiner = LabelJoiner(c.joiner)
         now = time.monotonic()
         self._due = {"sync": now + self.config.sync_every_s, "dense": now + self.config.dense_every_s,
@@ -101,29 +90,24 @@ class OnlineTrainer:
     def step(self) -> int:
         """Read, join and train one chunk; returns the number of events read."""
         events = self.stream.read(self.offset, self.config.read_limit)
-        examples: list[Example] = []
-        for ev in events:
-            examples += self.joiner.push(ev)
-        if not events and self.config.idle_close:
-            examples += self.joiner.advance(time.time())
-        self.train(examples)
-        if events:
-            self.offset = events[-1].seq
-            self._newest_event_at = max(self._newest_event_at, max(ev.received_at for ev in events))
+        if len(events):
+            self.train(self.joiner.join(events))
+            self.offset = events.last_seq
+            self._newest_event_at = max(self._newest_event_at, float(events.received_at.max()))
+        elif self.config.idle_close:
+            self.train(self.joiner.advance(time.time()))
         return len(events)
 
-    def train(self, examples: list[Example]) -> None:
+    def train(self, examples: ExampleBatch) -> None:
         """Train on joined examples in mini-batches (predictions before updates feed the metrics)."""
-        if not examples:
+        if not len(examples):
             return
-        cols = {"user": [e.user_id for e in examples], "item": [e.item_id for e in examples],
-                "position": [str(e.position) for e in examples]}
+        cols = {"user": examples.user_id, "item": examples.item_id}
+        if "position" in self.model.fields:  # keyed as text: -1 (no position) is not an integer id
+            cols["position"] = examples.position.astype(str)
         keys = self.model.keys(cols)
-        labels = np.array([e.label for e in examples], np.float64)
-        weights = np.array([e.weight for e in examples], np.float64)
-        if self.config.heads:  # one label per head, from the action bits of each example
-            labels = head_labels(np.array([e.actions for e in examples], np.int64), labels, weights,
-                                 self.joiner.config, tuple(self.config.heads))
+        labels = examples.label.astype(np.float64)
+        weights = examples.weight
         now = self.joiner.watermark if np.isfinite(self.joiner.watermark) else 0.0
         bs = self.config.batch_size
         for start in range(0, len(examples), bs):
@@ -132,7 +116,7 @@ class OnlineTrainer:
             keep = weights[sl] > 0  # a take-back step is no new prediction
             self._remember(pred[keep], labels[sl][keep])
         self.ledger["examples"] += len(examples)
-        self.ledger["seq_sum"] += int(sum(e.seq * (1 if e.weight > 0 else -1) for e in examples))
+        self.ledger["seq_sum"] += int(np.where(examples.weight > 0, examples.seq, -examples.seq).sum())
 
     def run(self, *, max_seconds: float | None = None, until_idle: bool = False, poll_s: float = 0.2,
             on_step: Any = None) -> None:
@@ -173,8 +157,7 @@ class OnlineTrainer:
         table = self.model.table
         keys, weights, expired = table.take_changes()
         meta = {"trained_seq": self.offset, "newest_event_at": self._newest_event_at,
-                "examples": self.ledger["examples"], "fields": list(self.model.fields),  # the key order
-                **serving_meta(self.model), "objectives": dict(self.config.heads)}
+                "examples": self.ledger["examples"], "fields": list(self.model.fields)}  # the key order
         if base:
             rows = np.flatnonzero(table.in_use)
             order = np.argsort(table.row_keys[rows], kind="stable")
@@ -197,17 +180,12 @@ class OnlineTrainer:
         if self._recent:
             p = np.clip(np.concatenate([r[0] for r in self._recent]), 1e-12, 1 - 1e-12)
             y = np.concatenate([r[1] for r in self._recent])
-            heads = head_metrics(p, y, tuple(self.config.heads)) if p.ndim == 2 else {}
-            if heads:  # the value model's heads: their mean here, each one under "heads"
-                loss, a = (float(np.nanmean([h[k] for h in heads.values()])) for k in ("logloss", "auc"))
-            else:
-                loss, a = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), auc(p, y)
+            loss, a = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), auc(p, y)
         else:
-            loss, a, heads = float("nan"), float("nan"), {}
+            loss = a = float("nan")
         return {"offset": self.offset, "lag_events": max(0, self.stream.head() - self.offset),
                 "examples": self.ledger["examples"], "logloss": loss, "auc": a, "version": self.publisher.version,
-                **self.model.table.stats(), "pending": len(self.joiner.pending),
-                **({"heads": heads} if heads else {})}
+                **self.model.table.stats(), "pending": self.joiner.n_pending}
 
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self) -> None:
@@ -226,7 +204,8 @@ class OnlineTrainer:
             return False
         arrays, meta = got
         table = CollisionlessTable.from_state(arrays, meta["table"], prefix="table.")
-        self.model = build_model(table, self.config)
+        c = self.config
+        self.model = OnlineFM(table, fields=c.fields, lr=c.lr, l2=c.l2)
         self.model.dense = arrays["dense"].astype(np.float64)
         self.joiner = LabelJoiner.from_state({k[7:]: v for k, v in arrays.items() if k.startswith("joiner.")},
                                              meta["joiner"])
