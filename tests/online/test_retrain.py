@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import inspect
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from shortlist.errors import ConfigError
+from shortlist.core import persistence
+from shortlist.errors import ConfigError, ModelFileError
+from shortlist.online import retrain
 from shortlist.online.event_log import EventLog, LoggedEvent
-from shortlist.online.retrain import merge_events, retrain_from_log
+from shortlist.online.retrain import merge_events, read_retrain_report, retrain_from_log
 from tests.serving.helpers import train_tiny
 
 
@@ -61,3 +69,72 @@ def test_retrain_builds_a_loadable_new_version(v1, tmp_path):
         retrain_from_log(db, v1, out)
     with pytest.raises(ConfigError, match="must differ"):
         retrain_from_log(db, v1, v1)
+
+
+@pytest.fixture(scope="module")
+def v2(v1, tmp_path_factory):
+    """A retrained version folder (three logged clicks of a new user) and its report."""
+    folder = tmp_path_factory.mktemp("retrained")
+    db = folder / "ev.sqlite"
+    with EventLog(db) as log:
+        log.append([_ev(str(i), 100, i) for i in (20, 21, 22)])
+    return folder / "v2", retrain_from_log(db, v1, folder / "v2")
+
+
+def test_the_report_is_a_checksummed_file_of_the_version(v2):
+    out, report = v2
+    on_disk = (out / "retrain.json").read_bytes()
+    assert json.loads(on_disk) == report.to_dict() == read_retrain_report(out)
+    assert report.to_dict()["out"] == str(out) and report.base_events > 0 and report.seconds > 0
+    manifest = json.loads((out / "pipeline.json").read_text())
+    assert manifest["files"]["retrain.json"] == hashlib.sha256(on_disk).hexdigest()
+    assert manifest["blobs"]["retrain.json"] == "text"
+
+
+def test_a_corrupted_report_is_named_when_the_version_loads(v2, tmp_path):
+    from shortlist.pipeline import Pipeline
+
+    copy = tmp_path / "v2"
+    shutil.copytree(v2[0], copy)
+    raw = bytearray((copy / "retrain.json").read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (copy / "retrain.json").write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"retrain\.json is corrupted \(checksum mismatch"):
+        Pipeline.load(copy)
+    with pytest.raises(ModelFileError, match=r"retrain\.json is corrupted \(checksum mismatch"):
+        read_retrain_report(copy)
+    (copy / "retrain.json").unlink()
+    with pytest.raises(ModelFileError, match=r"retrain\.json is missing from a saved folder"):
+        Pipeline.load(copy)
+
+
+def test_a_version_without_a_report_says_so(v1):
+    with pytest.raises(ModelFileError, match=r"holds no 'retrain\.json'"):
+        read_retrain_report(v1)  # written by train, not by a retrain
+
+
+def test_a_crash_while_writing_the_report_leaves_no_version(v1, tmp_path, monkeypatch):
+    db = tmp_path / "ev.sqlite"
+    with EventLog(db) as log:
+        log.append([_ev("1", 100, 20)])
+    real = persistence._write_file
+
+    def crash(path, write):
+        if path.name == "retrain.json":
+            raise KeyboardInterrupt  # a kill mid-write: nothing may be left half-written
+        return real(path, write)
+
+    monkeypatch.setattr(persistence, "_write_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        retrain_from_log(db, v1, tmp_path / "v2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ev.sqlite"]  # no version, no temporary folder
+    monkeypatch.setattr(persistence, "_write_file", real)
+    assert retrain_from_log(db, v1, tmp_path / "v2").log_events == 1
+
+
+def test_retrain_writes_no_file_itself():
+    """Everything in a version folder goes through the persistence writer (no direct writes)."""
+    writes = {"write_text", "write_bytes", "open", "rename", "replace", "savez", "dump", "copytree"}
+    calls = {(c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", ""))
+             for c in ast.walk(ast.parse(inspect.getsource(retrain))) if isinstance(c, ast.Call)}
+    assert not calls & writes and "write_part" in calls

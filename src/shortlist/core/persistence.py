@@ -30,7 +30,7 @@ import numpy as np
 from shortlist.core.atomic import replace_folder
 from shortlist.errors import ModelFileError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "META_FILE", "Part", "read_model_dir", "read_part",
+__all__ = ["FORMAT", "FORMAT_VERSION", "META_FILE", "Part", "read_blob", "read_model_dir", "read_part",
            "write_model_dir", "write_part"]
 
 FORMAT = "shortlist-model"
@@ -262,6 +262,21 @@ def _read_tree(folder: Path, head: dict[str, Any]) -> Part:
         subs[name] = _read_tree(sub, _read_manifest(sub, META_FILE))
     meta = {k: v for k, v in head.items() if k not in RESERVED}
     return Part(meta, arrays, blobs, subs)
+
+
+def read_blob(path: str | Path, name: str, *, manifest: str = META_FILE) -> bytes | str:
+    """Blob ``name`` of the part at ``path``, checked against the manifest; nothing else is read.
+
+    For one small file of a large tree (a report beside a pipeline) without loading its arrays.
+    """
+    path = Path(path)
+    head = _read_manifest(path, manifest)
+    kinds = head.get("blobs") if head["format_version"] != 1 else None
+    if not isinstance(kinds, dict) or name not in kinds or not _SAFE.match(name):
+        raise ModelFileError(f"{path} holds no {name!r} (its manifest does not list it)")
+    _verified(path / name, dict(head.get("files") or {}).get(name))
+    raw = (path / name).read_bytes()
+    return raw.decode("utf-8") if kinds[name] == "text" else raw
 
 
 def _read_v1(folder: Path, head: dict[str, Any]) -> Part:

@@ -4,6 +4,8 @@ The served pipeline folder keeps its training data under ``data/``; logged inter
 appended to it (new users join the user vocabulary; events on items the catalogue does not
 know are skipped, since an item needs its features to be served), the pipeline is fitted
 again and saved to a new folder, which the server then swaps to (``POST /admin/reload``).
+The folder is one tree of the persistence writer: the pipeline's parts plus ``retrain.json``
+(the :class:`RetrainReport`), every file checksummed, the whole written in one atomic swap.
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from typing import Any
 
 import numpy as np
 
+from shortlist.core.persistence import read_blob, write_part
 from shortlist.data.dataset import Dataset
 from shortlist.data.interactions import Interactions
 from shortlist.errors import ConfigError, DataError
 from shortlist.online.event_log import EventLog
 from shortlist.online.updater import usable_ids
 
-__all__ = ["RetrainReport", "merge_events", "retrain_from_log"]
+__all__ = ["REPORT_FILE", "RetrainReport", "merge_events", "read_retrain_report", "retrain_from_log"]
 
 DEFAULT_SKIP = ("impression", "reward", "feedback")
+#: the report's file in the new version folder, listed and checksummed in its ``pipeline.json``
+REPORT_FILE = "retrain.json"
 
 
 @dataclass
@@ -42,7 +47,7 @@ class RetrainReport:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (written to ``retrain.json`` in the new version)."""
+        """JSON-ready form (``retrain.json`` in the new version; ``seconds`` ends before the write)."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
 
 
@@ -112,6 +117,7 @@ def retrain_from_log(events: str | Path, model_dir: str | Path, out: str | Path,
                      progress: bool | None = None) -> RetrainReport:
     """Fit the pipeline (``config``, default: the spec of ``model_dir``) on base data + logged events."""
     from shortlist.pipeline import Pipeline
+    from shortlist.pipeline.persistence import PIPELINE_FILE
     from shortlist.pipeline.spec import parse_spec
 
     t0 = time.perf_counter()
@@ -133,15 +139,19 @@ def retrain_from_log(events: str | Path, model_dir: str | Path, out: str | Path,
     with EventLog(events) as log:
         data, stats = merge_events(base, log, skip_types=skip_types)
     pipeline.fit(data, progress=progress)
-    # write next to the target and rename: a watcher never sees a half-written version
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    pipeline.save(tmp)
     report = RetrainReport(out, base.interactions.n_events, stats["log_events"], stats["skipped_unknown_items"],
-                           stats["skipped_types"], stats["skipped_invalid"], stats["new_users"], stats["last_seq"], time.perf_counter() - t0)
-    (tmp / "retrain.json").write_text(json.dumps(report.to_dict(), indent=2))
-    tmp.rename(out)
+                           stats["skipped_types"], stats["skipped_invalid"], stats["new_users"], stats["last_seq"],
+                           time.perf_counter() - t0)
+    # the report is one more checksummed file of the version, written in the same atomic swap:
+    # a watcher never sees a half-written version, and a damaged report fails to load like any file
+    version = pipeline.to_part()
+    version.blobs[REPORT_FILE] = json.dumps(report.to_dict(), indent=2)
+    write_part(out, version, manifest=PIPELINE_FILE)
     return report
+
+
+def read_retrain_report(folder: str | Path) -> dict[str, Any]:
+    """The ``retrain.json`` of a version written by :func:`retrain_from_log`, checked against its checksum."""
+    from shortlist.pipeline.persistence import PIPELINE_FILE
+
+    return json.loads(read_blob(folder, REPORT_FILE, manifest=PIPELINE_FILE))
