@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Self
 
@@ -143,18 +144,18 @@ class EventLog:
             rows = self._db.execute(sql, args).fetchall()
         return [LoggedEvent._from_row(r) for r in rows]
 
-    def read_columns(self, after: int = 0, limit: int = 10_000) -> dict[str, tuple]:
-        """The fields a trainer needs of the events with ``seq > after``, one tuple per column, in log order.
+    def read_columns(self, after: int = 0, limit: int = 10_000) -> dict[str, list]:
+        """The fields a trainer needs of the events with ``seq > after``, one list per column, in log order.
 
-        No object per event: one query, and ``zip`` turns its rows into columns (``position`` is
-        -1 where absent). Keys: seq, user_id, item_id, type, timestamp, position, received_at.
+        No object per event: one query, whose rows ``itemgetter`` splits into columns (``position``
+        is -1 where absent). Keys: seq, user_id, item_id, type, timestamp, position, received_at.
         """
         sql = ("SELECT seq, user_id, item_id, type, timestamp, COALESCE(position, -1), received_at FROM events "
                "WHERE seq > ? ORDER BY seq LIMIT ?")
         with self._lock:
             rows = self._db.execute(sql, (int(after), int(limit))).fetchall()
-        cols = list(zip(*rows, strict=True)) if rows else [()] * len(_TRAINER_COLUMNS)
-        return dict(zip(_TRAINER_COLUMNS, cols, strict=True))
+        # one C-level pass per column; zip(*rows) would step one iterator per row instead
+        return {name: list(map(itemgetter(k), rows)) for k, name in enumerate(_TRAINER_COLUMNS)}
 
     def iter_all(self, after: int = 0, batch: int = 50_000) -> Iterator[LoggedEvent]:
         """Every event after ``after``, in order, read in batches."""
