@@ -74,17 +74,20 @@ def run(args: argparse.Namespace) -> int:
             return
         p = tr.progress()
         rate = (p["examples"] - state["examples"]) / (now - state["last"])
+        heads = "".join(f"  {name} logloss {m['logloss']:.4f} auc {m['auc']:.4f}"
+                        for name, m in p.get("heads", {}).items())  # a value model: each head's own
         print(f"offset {p['offset']}  lag {p['lag_events']} events  {rate:,.0f} examples/s  "
-              f"logloss {p['logloss']:.4f}  auc {p['auc']:.4f}  rows {p['rows']}  version {p['version']}",
+              f"logloss {p['logloss']:.4f}  auc {p['auc']:.4f}{heads}  rows {p['rows']}  version {p['version']}",
               file=sys.stderr, flush=True)
         state.update(last=now, examples=p["examples"])
 
     try:
-        trainer.run(max_seconds=args.max_seconds, until_idle=args.until_idle, on_step=report)
-    except KeyboardInterrupt:  # run() has written its snapshot on the way out
-        pass
+        try:
+            trainer.run(max_seconds=args.max_seconds, until_idle=args.until_idle, on_step=report)
+        except KeyboardInterrupt:  # run() has written its snapshot on the way out
+            pass
+        p = trainer.progress()  # before the log closes: the lag reads its head
     finally:
         stream.close()
-    p = trainer.progress()
     print(json.dumps({k: p[k] for k in ("offset", "examples", "logloss", "auc", "version", "rows")}))
     return 0
