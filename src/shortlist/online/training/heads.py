@@ -16,7 +16,7 @@ bits without the negative bits (old label 1) or without the positive ones (old l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,10 +57,9 @@ def head_labels(actions: np.ndarray, labels: np.ndarray, weights: np.ndarray, jo
     return np.stack(cols, axis=1).astype(np.float64)
 
 
-def head_metrics(pred: np.ndarray, y: np.ndarray, heads: tuple[str, ...] | list[str]) -> dict[str, dict[str, float]]:
-    """Log-loss and AUC per head of progressive predictions ``pred`` (n x heads)."""
-    from shortlist.online.training.trainer import auc  # the trainer's AUC; imported here, trainer imports us
-
+def head_metrics(pred: np.ndarray, y: np.ndarray, heads: tuple[str, ...] | list[str],
+                 auc: Callable[[np.ndarray, np.ndarray], float]) -> dict[str, dict[str, float]]:
+    """Log-loss and ``auc`` (the trainer's, passed in: it imports this module) per head of predictions (n x heads)."""
     p = np.clip(pred, 1e-12, 1 - 1e-12)
     out = {}
     for k, name in enumerate(heads):

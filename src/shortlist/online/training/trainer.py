@@ -13,15 +13,16 @@ from __future__ import annotations
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from shortlist.online.checkpoint import load_checkpoint, save_checkpoint
 from shortlist.online.embeddings import CollisionlessTable, TableConfig
 from shortlist.online.training.batch import ExampleBatch
-from shortlist.online.training.fm import OnlineFM
+from shortlist.online.training.deepfm import build_model, serving_meta
+from shortlist.online.training.heads import check_heads, head_labels, head_metrics
 from shortlist.online.training.joiner import JoinerConfig, LabelJoiner
 from shortlist.online.training.stream import EventStream
 from shortlist.online.training.sync import Publisher
@@ -34,6 +35,12 @@ class TrainerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     fields: tuple[str, ...] = ("user", "item")
+    model: Literal["fm", "deepfm"] = Field("fm", description="deepfm: the FM plus an MLP over the field embeddings")
+    hidden: tuple[PositiveInt, ...] = Field((32, 16), description="deepfm: the MLP's layer widths")
+    dense_lr: float = Field(0.01, gt=0, description="deepfm: Adam step of the dense (MLP) params")
+    heads: dict[str, float] = Field(default_factory=dict,
+                                    description="deepfm: action -> weight of its head in the served value")
+    seed: int = Field(0, description="deepfm: seed of the MLP's initial weights")
     lr: float = Field(0.05, gt=0)
     l2: float = Field(0.0, ge=0)
     batch_size: int = Field(1024, ge=1)
@@ -46,6 +53,11 @@ class TrainerConfig(BaseModel):
     metrics_window: int = Field(100_000, ge=100, description="examples the running loss and AUC cover")
     table: TableConfig = TableConfig()
     joiner: JoinerConfig = JoinerConfig()
+
+    @model_validator(mode="after")
+    def _heads(self) -> TrainerConfig:
+        check_heads(self.heads, self.model, self.joiner)
+        return self
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -79,7 +91,7 @@ class OnlineTrainer:
         self._newest_event_at = 0.0
         if not self._restore():
             c = self.config
-            self.model = OnlineFM(CollisionlessTable(c.table), fields=c.fields, lr=c.lr, l2=c.l2)
+            self.model = build_model(CollisionlessTable(c.table), c)
             self.joiner = LabelJoiner(c.joiner)
         now = time.monotonic()
         self._due = {"sync": now + self.config.sync_every_s, "dense": now + self.config.dense_every_s,
@@ -108,6 +120,9 @@ class OnlineTrainer:
         keys = self.model.keys(cols)
         labels = examples.label.astype(np.float64)
         weights = examples.weight
+        if self.config.heads:  # one label per head, from the action bits of each example
+            labels = head_labels(examples.actions, labels, weights,
+                                 self.joiner.config, tuple(self.config.heads))
         now = self.joiner.watermark if np.isfinite(self.joiner.watermark) else 0.0
         bs = self.config.batch_size
         for start in range(0, len(examples), bs):
@@ -157,7 +172,8 @@ class OnlineTrainer:
         table = self.model.table
         keys, weights, expired = table.take_changes()
         meta = {"trained_seq": self.offset, "newest_event_at": self._newest_event_at,
-                "examples": self.ledger["examples"], "fields": list(self.model.fields)}  # the key order
+                "examples": self.ledger["examples"], "fields": list(self.model.fields),  # the key order
+                **serving_meta(self.model), "objectives": dict(self.config.heads)}
         if base:
             rows = np.flatnonzero(table.in_use)
             order = np.argsort(table.row_keys[rows], kind="stable")
@@ -180,12 +196,17 @@ class OnlineTrainer:
         if self._recent:
             p = np.clip(np.concatenate([r[0] for r in self._recent]), 1e-12, 1 - 1e-12)
             y = np.concatenate([r[1] for r in self._recent])
-            loss, a = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), auc(p, y)
+            heads = head_metrics(p, y, tuple(self.config.heads), auc) if p.ndim == 2 else {}
+            if heads:  # the value model's heads: their mean here, each one under "heads"
+                loss, a = (float(np.nanmean([h[k] for h in heads.values()])) for k in ("logloss", "auc"))
+            else:
+                loss, a = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), auc(p, y)
         else:
-            loss = a = float("nan")
+            loss, a, heads = float("nan"), float("nan"), {}
         return {"offset": self.offset, "lag_events": max(0, self.stream.head() - self.offset),
                 "examples": self.ledger["examples"], "logloss": loss, "auc": a, "version": self.publisher.version,
-                **self.model.table.stats(), "pending": self.joiner.n_pending}
+                **self.model.table.stats(), "pending": self.joiner.n_pending,
+                **({"heads": heads} if heads else {})}
 
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self) -> None:
@@ -204,8 +225,7 @@ class OnlineTrainer:
             return False
         arrays, meta = got
         table = CollisionlessTable.from_state(arrays, meta["table"], prefix="table.")
-        c = self.config
-        self.model = OnlineFM(table, fields=c.fields, lr=c.lr, l2=c.l2)
+        self.model = build_model(table, self.config)
         self.model.dense = arrays["dense"].astype(np.float64)
         self.joiner = LabelJoiner.from_state({k[7:]: v for k, v in arrays.items() if k.startswith("joiner.")},
                                              meta["joiner"])
