@@ -93,16 +93,25 @@ def test_from_matrix_roundtrip():
     [
         (pl.DataFrame({"user": [], "item": []}), {}, "empty"),
         (pl.DataFrame({"usr": [1], "item": [2]}), {}, "column\\(s\\) not found: user='user'"),
-        (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, float("nan")]}), {"value": "w"}, "NaN or infinite"),
         (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, float("inf")]}), {"value": "w"}, "NaN or infinite"),
         (pl.DataFrame({"user": [1, 2], "item": [2, 3], "w": [1.0, -2.0]}), {"value": "w"}, "negative"),
-        (pl.DataFrame({"user": [1, None], "item": [2, 2]}), {}, "missing values"),
+        (pl.DataFrame({"user": [None, None], "item": [2, 2]}), {}, "every row misses a value"),
         (pl.DataFrame({"user": [1], "item": [2], "w": ["high"]}), {"value": "w"}, "expected numbers"),
     ],
 )
 def test_bad_input_names_problem_and_fix(df, kwargs, match):
     with pytest.raises(DataError, match=match):
         Interactions.from_frame(df, user="user", item="item", **kwargs)
+
+
+def test_rows_with_missing_values_are_dropped_with_one_note():
+    df = pd.DataFrame({"user": ["a", None, "b", "c", "d"], "item": [1, 2, 3, 4, None],
+                       "r": [5.0, 4.0, float("nan"), 3.0, 2.0]})
+    inter = Interactions.from_frame(df, user="user", item="item", rating="r")
+    assert inter.n_events == 2
+    assert sorted(inter.users.ids.tolist()) == ["a", "c"]
+    assert inter.load_info["notes"][0] == (
+        "dropped 3 rows with missing values (60.0 %; missing: 'user' 1, 'item' 1, 'r' 1)")
 
 
 def test_drop_duplicates_keeps_one():

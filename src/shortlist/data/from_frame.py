@@ -42,6 +42,7 @@ def interactions_from_frame(
     df = to_polars(frame)
     strength, cols = _check_columns(df, user=user, item=item, value=value, rating=rating, time=time, event=event)
     notes: list[str] = []
+    df = _drop_missing(df, cols, notes)
     if min_rating is not None:
         df = _drop_low_ratings(df, rating, min_rating, notes)
     if drop_duplicates:
@@ -110,12 +111,35 @@ def _check_columns(df: Any, *, user: str, item: str, value: str | None, rating: 
         raise DataError("the data is empty (0 rows): nothing to learn from")
     strength = value or rating
     cols = [c for c in (user, item, strength, time, event) if c]
-    nulls = {c: int(df[c].null_count()) for c in cols if df[c].null_count()}
-    if nulls:
-        raise DataError(f"missing values in columns {nulls}; drop or fill those rows first")
     if strength:
         _check_numeric(df, strength, "rating" if rating else "value")
     return strength, cols
+
+
+def _drop_missing(df: Any, cols: list[str], notes: list[str]) -> Any:
+    """``df`` without rows that miss a value in ``cols`` (null, or NaN in a float column), with a note.
+
+    Real exports have the odd blank cell; one such row must not stop a run of millions, and
+    nothing may vanish silently, so the rows go and one line says how many and where.
+    """
+    import polars as pl
+
+    def missing(c: str) -> Any:
+        col = pl.col(c)
+        return col.is_null() | col.is_nan() if df[c].dtype.is_float() else col.is_null()
+
+    counts = {c: int(df.select(missing(c).sum()).item()) for c in cols}
+    counts = {c: n for c, n in counts.items() if n}
+    if not counts:
+        return df
+    mask = pl.any_horizontal([missing(c) for c in counts])
+    kept = df.filter(~mask)
+    dropped = df.height - kept.height
+    where = ", ".join(f"{c!r} {n:,}" for c, n in counts.items())
+    if kept.height == 0:
+        raise DataError(f"every row misses a value (missing: {where}); fill the columns or name others with --columns")
+    notes.append(f"dropped {dropped:,} rows with missing values ({_share(dropped, df.height)}; missing: {where})")
+    return kept
 
 
 def _indexed(values: np.ndarray, vocab: Vocab | None, what: str) -> tuple[Vocab, np.ndarray]:
