@@ -6,6 +6,7 @@ from shortlist.models.ease import EASE
 from shortlist.models.factor import FactorModel
 from shortlist.models.graph_filter import GraphFilter
 from shortlist.models.item_knn import ItemKNN
+from shortlist.models.period_popularity import PeriodPopularity
 from shortlist.models.popularity import Popularity
 from shortlist.models.registry import available_models, create_model, model_class, register
 from shortlist.models.session_ease import SessionEASE
@@ -23,6 +24,7 @@ __all__ = [
     "GraphFilter",
     "ItemKNN",
     "LogisticMF",
+    "PeriodPopularity",
     "Popularity",
     "Recommendations",
     "Recommender",

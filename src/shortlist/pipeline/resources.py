@@ -71,6 +71,11 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
         per_iter = nnz * f * 4 + (n_users + n_items) * f * f * 3
         return Cost(int((n_users + n_items) * f * 12 + nnz * 16), iters * per_iter / _ALS_OPS,
                     f"{f} factors x {iters} iterations")
+    if kind == "period-popularity":
+        # dense periods x items counts and their smoothing, plus each user's and item's periods
+        b = int(params.get("bins", 64)) + 1
+        return Cost(int(nnz * 40 + b * n_items * 16 + b * n_users * 8), nnz / 1e7 + b * b * n_items / _DENSE_FLOPS,
+                    f"{b} periods x {n_items:,} items")
     # popularity, trending and the like: one pass over the events
     return Cost(int(nnz * 16 + n_items * 16), nnz / 5e7, "one pass over the events")
 
