@@ -133,3 +133,41 @@ def test_shipped_deepfm_config_is_movielens_plus_a_stacked_stage():
     assert stacked.stages[:-1] == plain.stages and stacked.sources == plain.sources
     assert stacked.models == plain.models and stacked.training == plain.training
     assert stacked.stages[-1].kind == "deepfm" and stacked.stages[-1].stack
+
+
+def test_final_stage_with_too_few_relevant_users_keeps_the_blend_and_says_why():
+    """Noise data: almost no validation user has a relevant candidate, so no ranker is trained."""
+    import scipy.sparse as sp
+
+    from shortlist.pipeline.tuning.blend import ValidationRows
+    from shortlist.pipeline.tuning.compose import _lightgbm_available, final_stage
+    from shortlist.pipeline.tuning.report import TuningReport
+
+    if not _lightgbm_available():
+        pytest.skip("needs lightgbm (the ranking extra)")
+    rng = np.random.default_rng(0)
+    n_users, n_cands = 60, 30
+    items = np.stack([rng.choice(500, n_cands, replace=False) for _ in range(n_users)])
+    x = rng.normal(size=(n_users, n_cands, 2)).astype(np.float32)
+    # 8 users hold one relevant candidate each: fewer than 10 in either half
+    rel = sp.lil_matrix((n_users, 500), dtype=np.float32)
+    for u in range(8):
+        rel[u, items[u, 0]] = 1.0
+    rows = ValidationRows(np.arange(n_users), items, x, ["model_a_z", "model_b_z"], rel.tocsr())
+    lines = []
+
+    class Tuner:
+        ts = parse_spec({**SPEC, "tuning": {"budget": 10, "final_stages": ["linear", "lightgbm"]}}).tuning
+        k, metric, budget = 10, "ndcg", 10.0
+        report = TuningReport(metric="ndcg@10", budget_seconds=10.0, folds=2)
+        log = staticmethod(lines.append)
+
+        @staticmethod
+        def elapsed():
+            return 0.0
+
+    stages, trained = final_stage(Tuner, rows, ["a", "b"], {"a": 1.0, "b": 0.5}, 20)
+    assert (stages, trained) == ([], {})
+    assert Tuner.report.final_stage["chosen"] == "linear"
+    assert "too few to train a ranker" in Tuner.report.final_stage["why"]
+    assert lines == [f"final stage: linear ({Tuner.report.final_stage['why']})"]

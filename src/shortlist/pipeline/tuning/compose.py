@@ -179,7 +179,12 @@ def final_stage(tuner: Any, rows: ValidationRows, names: list[str], weights: dic
         cut_train = stacked_inputs(rows.subset(train_idx), cols[train_idx] @ vec, blend_budget)
         stage = _train_stack(cut_train, cut_train.labels(), spec)
         cut_test = stacked_inputs(test_rows, cols[test_idx] @ vec, blend_budget)
-        stack.append(cut_test.metric(_stage_scores(stage, cut_test), tuner.k, tuner.metric) if stage else -1.0)
+        if stage is None:  # too few users with a relevant candidate to learn a ranking from
+            tuner.report.final_stage = {"chosen": "linear", "why": "fewer than 10 validation users with a "
+                                        "relevant candidate in a half: too few to train a ranker"}
+            tuner.log(f"final stage: linear ({tuner.report.final_stage['why']})")
+            return [], {}
+        stack.append(cut_test.metric(_stage_scores(stage, cut_test), tuner.k, tuner.metric))
     scores = {"linear": float(np.mean(lin)), "linear + lightgbm": float(np.mean(stack))}
     keep_stack = scores["linear + lightgbm"] > scores["linear"] * (1 + STACK_MARGIN)
     tuner.report.final_stage = {"scores": scores, "chosen": "linear + lightgbm" if keep_stack else "linear"}
