@@ -36,7 +36,7 @@ class ReferenceJoiner:
         #: the watermark at which :meth:`advance` next has work (-inf: recompute); push skips it before
         self._due = -np.inf
         self.counts = {"impressions": 0, "joined": 0, "late": 0, "corrections": 0, "orphans": 0, "forced": 0,
-                       "examples": 0}
+                       "examples": 0, "updates": 0}
 
     def label(self, bits: int) -> int:
         """1 when a positive action and no negative one happened."""
@@ -107,6 +107,7 @@ class ReferenceJoiner:
             self.closed[key] = rec
 
     def _update(self, key: tuple[str, str], rec: list, bit: int, out: list[Example]) -> None:
+        before = rec[3]
         rec[3] |= bit
         y = self.label(rec[3])
         seq, ts, pos, bits, old = rec
@@ -114,8 +115,9 @@ class ReferenceJoiner:
             out.append(Example(seq, ts, key[0], key[1], pos, 1, bits, 1.0))
             self.counts["examples"] += 1
             rec[4] = 1
-        elif old >= 0 and y != old:
-            out.append(Example(seq, ts, key[0], key[1], pos, old, bits, -1.0))
+        elif old >= 0 and (y != old or (self.config.update_actions and bits != before)):
+            # take back the example as it was before this action, then emit it with the action
+            out.append(Example(seq, ts, key[0], key[1], pos, old, before, -1.0))
             out.append(Example(seq, ts, key[0], key[1], pos, y, bits, 1.0))
             rec[4] = y
-            self.counts["corrections"] += 1
+            self.counts["corrections" if y != old else "updates"] += 1

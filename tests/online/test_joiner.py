@@ -52,6 +52,23 @@ def test_hide_after_click_and_a_late_click_correct_the_label():
     assert j.counts["corrections"] == 2
 
 
+def test_with_update_actions_every_new_action_bit_re_emits_the_example():
+    c, lv, lk, h = 1, 2, 4, 8  # click, long_view, like, hide (the default bits)
+    stream = [("impression", 0), ("click", 1), ("like", 2), ("click", 3), ("hide", 4), ("long_view", 15),
+              ("impression", 30)]  # the long view: after the 10 s window, within correction_s
+    got = {}
+    for flag in (False, True):
+        events = [ev(kind, "u", "a", t) for kind, t in stream]
+        j = LabelJoiner(window_s=10, correction_s=100, update_actions=flag)
+        got[flag] = [(x.label, x.actions, x.weight) for x in feed(j, events, chunk=1)]
+        assert (j.counts["corrections"], j.counts["updates"]) == (1, 2 * flag)
+    # without the flag only the hide re-emits; its take-back carries the bits before the hide
+    assert got[False] == [(1, c, 1.0), (1, c | lk, -1.0), (0, c | lk | h, 1.0)]
+    # with it, the like and the late long view re-emit too; each take-back is the example emitted last
+    assert got[True] == [(1, c, 1.0), (1, c, -1.0), (1, c | lk, 1.0), (1, c | lk, -1.0), (0, c | lk | h, 1.0),
+                         (0, c | lk | h, -1.0), (0, c | lk | h | lv, 1.0)]
+
+
 def test_an_action_too_late_to_correct_is_an_orphan():
     j = LabelJoiner(window_s=10, correction_s=5)
     feed(j, [ev("impression", "u", "a", 0), ev("impression", "x", "y", 100)])
@@ -78,15 +95,23 @@ def random_stream(seed: int, n: int, users: int = 20, items: int = 15):
     return events
 
 
-def test_labels_match_an_independent_join():
-    """Every impression's final label (after corrections) equals a brute-force join of its window."""
-    events = [e for e in random_stream(2, 4000) if e.type in ("impression", "click", "hide", "long_view")]
+@pytest.mark.parametrize("update_actions", [False, True])
+def test_labels_match_an_independent_join(update_actions):
+    """Every impression's final label (after corrections) equals a brute-force join of its window; with
+    ``update_actions`` its final example also carries every action of the window."""
+    events = [e for e in random_stream(2, 4000) if e.type in ("impression", "click", "hide", "long_view", "like")]
     events.sort(key=lambda e: e.seq)
-    j = LabelJoiner(window_s=20, correction_s=1e9, max_closed=10**6)
+    j = LabelJoiner(window_s=20, correction_s=1e9, max_closed=10**6, update_actions=update_actions)
     out = feed(j, events, chunk=333) + j.advance(1e12).rows()
-    final: dict[int, int] = {}
+    live: dict[int, list] = {}  # seq -> the examples emitted and not taken back
     for x in out:
-        final[x.seq] = final.get(x.seq, 0) + (x.label if x.weight > 0 else -x.label)
+        if x.weight > 0:
+            live.setdefault(x.seq, []).append(x)
+        else:
+            # a take-back is an example emitted before (without the flag, its bits may have grown since)
+            same = [y for y in live[x.seq] if y.label == x.label and (y.actions == x.actions or not update_actions)]
+            live[x.seq].remove(same[0])
+    bit = j.config.actions
     for n, e in enumerate(events):
         if e.type != "impression":
             continue
@@ -94,8 +119,34 @@ def test_labels_match_an_independent_join():
         later = [f for f in events[n + 1:] if (f.user_id, f.item_id) == (e.user_id, e.item_id)]
         stop = next((k for k, f in enumerate(later) if f.type == "impression"), len(later))
         kinds = {f.type for f in later[:stop]}
-        want = int(bool(kinds & {"click", "long_view"}) and "hide" not in kinds)
-        assert final[e.seq] == want, (e, kinds)
+        want = int(bool(kinds & {"click", "long_view", "like"}) and "hide" not in kinds)
+        (final,) = live[e.seq]
+        assert final.label == want, (e, kinds)
+        if update_actions:
+            assert final.actions == sum(bit[k] for k in kinds), (e, kinds)
+
+
+@pytest.mark.parametrize("update_actions", [False, True])
+def test_a_take_back_carries_the_bits_before_its_action(update_actions):
+    """With the flag, a take-back is the example emitted last for its impression; without it, its bits
+    are the re-emitted bits less the action that flipped the label (what the heads recovered before)."""
+    j = LabelJoiner(window_s=20, correction_s=30, update_actions=update_actions)
+    out = feed(j, random_stream(5, 4000), chunk=97)
+    pos, neg = 1 | 2 | 4, 8
+    last: dict[int, object] = {}
+    n_back = 0
+    for k, x in enumerate(out):
+        if x.weight > 0:
+            last[x.seq] = x
+            continue
+        n_back += 1
+        new = out[k + 1]  # the re-emitted example follows its take-back at once
+        assert (new.seq, new.weight) == (x.seq, 1.0)
+        if update_actions:
+            assert x == last[x.seq]._replace(weight=-1.0)
+        else:
+            assert x.actions == new.actions & ~(neg if x.label else pos) and new.label != x.label
+    assert n_back > 20
 
 
 CONFIGS = [{"window_s": 20, "correction_s": 30},  # corrections, late and orphan actions
@@ -104,10 +155,12 @@ CONFIGS = [{"window_s": 20, "correction_s": 30},  # corrections, late and orphan
            {"window_s": 5, "correction_s": 1e9, "max_pending": 1}]
 
 
+@pytest.mark.parametrize("update_actions", [False, True])
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("chunk", [1, 97, 10**9])
-def test_every_example_equals_the_reference_joiner_in_order(config, chunk):
+def test_every_example_equals_the_reference_joiner_in_order(config, chunk, update_actions):
     events = random_stream(7, 3000)
+    config = {**config, "update_actions": update_actions}
     ref = ReferenceJoiner(**config)
     want = [x for e in events for x in ref.push(e)] + ref.advance(events[-1].timestamp + 40)
     j = LabelJoiner(**config)
@@ -115,6 +168,7 @@ def test_every_example_equals_the_reference_joiner_in_order(config, chunk):
     assert got == want and len(want) > 300
     assert j.counts == ref.counts and j.watermark == ref.watermark
     assert (j.n_pending, j.n_closed) == (len(ref.pending), len(ref.closed))
+    assert (j.counts["updates"] > 0) == update_actions, j.counts  # every config re-emits some new bits
 
 
 def test_renumbered_pair_slots_give_the_same_examples(monkeypatch):
@@ -127,9 +181,11 @@ def test_renumbered_pair_slots_give_the_same_examples(monkeypatch):
     assert len(j._pairs) <= 2 * (j.n_pending + j.n_closed) + 50
 
 
+@pytest.mark.parametrize("update_actions", [False, True])
 @pytest.mark.parametrize("cut", [1, 1234, 2999])
-def test_a_restored_joiner_continues_exactly(cut):
-    config = {"window_s": 20, "correction_s": 30, "max_pending": 40, "max_closed": 60}
+def test_a_restored_joiner_continues_exactly(cut, update_actions):
+    config = {"window_s": 20, "correction_s": 30, "max_pending": 40, "max_closed": 60,
+              "update_actions": update_actions}
     events = random_stream(1, 3000)
     uninterrupted = LabelJoiner(**config)
     whole = feed(uninterrupted, events, chunk=200)
@@ -143,3 +199,16 @@ def test_a_restored_joiner_continues_exactly(cut):
     assert got[1] == want[1] and got[0].keys() == want[0].keys()
     for name in want[0]:
         np.testing.assert_array_equal(got[0][name], want[0][name])
+
+
+def test_a_state_saved_before_update_actions_loads_with_the_flag_off():
+    config = {"window_s": 20, "correction_s": 30}
+    events = random_stream(3, 2000)
+    whole = feed(LabelJoiner(**config), events, chunk=200)
+    j = LabelJoiner(**config)
+    first = feed(j, events[:900], chunk=200)
+    arrays, meta = j.state()
+    del meta["config"]["update_actions"], meta["counts"]["updates"]  # the keys an older state lacks
+    k = LabelJoiner.from_state(arrays, meta)
+    assert not k.config.update_actions and k.counts["updates"] == 0
+    assert first + feed(k, events[900:], chunk=200) == whole

@@ -22,9 +22,9 @@ SLOT, SEQ, POS, BITS, EMIT = 0, 1, 2, 3, 4
 # q: pending head, tail, length; closed head, tail, length
 P_HEAD, P_TAIL, P_LEN, C_HEAD, C_TAIL, C_LEN = 0, 1, 2, 3, 4, 5
 # counters, in the order of joiner.COUNTS
-IMPRESSIONS, JOINED, LATE, CORRECTIONS, ORPHANS, FORCED, EXAMPLES = 0, 1, 2, 3, 4, 5, 6
-# cfg: positive bits, negative bits, max_pending, max_closed
-POS_BITS, NEG_BITS, MAX_PENDING, MAX_CLOSED = 0, 1, 2, 3
+IMPRESSIONS, JOINED, LATE, CORRECTIONS, ORPHANS, FORCED, EXAMPLES, UPDATES = 0, 1, 2, 3, 4, 5, 6, 7
+# cfg: positive bits, negative bits, max_pending, max_closed, update_actions (0/1)
+POS_BITS, NEG_BITS, MAX_PENDING, MAX_CLOSED, UPDATE_ACTIONS = 0, 1, 2, 3, 4
 
 
 @nb.njit(cache=True, inline="always")
@@ -33,12 +33,12 @@ def _label(bits, cfg):
 
 
 @nb.njit(cache=True, inline="always")
-def _emit(M, T, i, label, sign, oi, ot, n):
+def _emit(M, T, i, label, bits, sign, oi, ot, n):
     oi[n, 0] = M[i, SLOT]
     oi[n, 1] = M[i, SEQ]
     oi[n, 2] = M[i, POS]
     oi[n, 3] = label
-    oi[n, 4] = M[i, BITS]
+    oi[n, 4] = bits
     oi[n, 5] = sign
     ot[n] = T[i]
     return n + 1
@@ -59,7 +59,7 @@ def _close(i, P, Pt, C, Ct, s_pend, s_closed, q, cnt, cfg, oi, ot, n):
     s = P[i, SLOT]
     if P[i, EMIT] < 0:
         P[i, EMIT] = _label(P[i, BITS], cfg)
-        n = _emit(P, Pt, i, P[i, EMIT], 1, oi, ot, n)
+        n = _emit(P, Pt, i, P[i, EMIT], P[i, BITS], 1, oi, ot, n)
         cnt[EXAMPLES] += 1
     if cfg[MAX_CLOSED] > 0:
         j = s_closed[s]
@@ -81,19 +81,27 @@ def _close(i, P, Pt, C, Ct, s_pend, s_closed, q, cnt, cfg, oi, ot, n):
 
 @nb.njit(cache=True)
 def _update(M, T, i, bit, cnt, cfg, oi, ot, n):
-    """An action on entry ``i``: the first positive emits at once; a changed label is taken back and re-emitted."""
-    M[i, BITS] |= bit
-    y = _label(M[i, BITS], cfg)
+    """An action on entry ``i``: the first positive emits at once; a changed label (or, with
+    ``update_actions``, a new action bit) takes the emitted example back and emits the new one."""
+    before = M[i, BITS]
+    bits = before | bit
+    M[i, BITS] = bits
+    y = _label(bits, cfg)
     old = M[i, EMIT]
-    if old < 0 and y == 1:
-        n = _emit(M, T, i, 1, 1, oi, ot, n)
-        cnt[EXAMPLES] += 1
-        M[i, EMIT] = 1
-    elif old >= 0 and y != old:
-        n = _emit(M, T, i, old, -1, oi, ot, n)
-        n = _emit(M, T, i, y, 1, oi, ot, n)
+    if old < 0:
+        if y == 1:
+            n = _emit(M, T, i, 1, bits, 1, oi, ot, n)
+            cnt[EXAMPLES] += 1
+            M[i, EMIT] = 1
+    elif y != old or (cfg[UPDATE_ACTIONS] != 0 and bits != before):
+        # the take-back carries the bits before this action: with update_actions, the ones emitted
+        n = _emit(M, T, i, old, before, -1, oi, ot, n)
+        n = _emit(M, T, i, y, bits, 1, oi, ot, n)
         M[i, EMIT] = y
-        cnt[CORRECTIONS] += 1
+        if y != old:
+            cnt[CORRECTIONS] += 1
+        else:
+            cnt[UPDATES] += 1
     return n
 
 

@@ -6,12 +6,12 @@ from the action bits each joined example carries; serving ranks by the value mod
 ``sum_h weight_h * P(h)`` (:func:`shortlist.ranking.value_model.weighted_value`, the batch value
 model's combination). The name ``label`` is a head on the joiner's own label.
 
-A head sees the actions the joiner knew when it emitted the example: a positive is emitted at
-its first positive action, so an action that changes no label (a like after a click) reaches
-no head. A correction's take-back (weight -1) carries the bits after the correcting action;
-the bits it takes back are recovered from the joiner's rule: a label only flips on a new
-negative action (1 -> 0) or a first positive one (0 -> 1), so the take-back's bits are the new
-bits without the negative bits (old label 1) or without the positive ones (old label 0).
+A head sees every action in the label window (and the late ones within ``correction_s``): the
+trainer turns on the joiner's ``update_actions``, so an action that adds a bit to an emitted
+example (a like after a click) takes that example back (its emitted bits, weight -1) and emits
+it again with the new bit. Each row's bits are therefore the bits to train on, take-backs
+included. (Set ``joiner.update_actions = false`` and only label changes re-emit: a take-back then
+carries the bits before the action that flipped the label, and later actions reach no head.)
 """
 
 from __future__ import annotations
@@ -44,16 +44,11 @@ def check_heads(heads: Mapping[str, float], model: str, joiner: JoinerConfig) ->
                           f"{sorted(joiner.actions) + [LABEL]} (joiner.actions)")
 
 
-def head_labels(actions: np.ndarray, labels: np.ndarray, weights: np.ndarray, joiner: JoinerConfig,
+def head_labels(actions: np.ndarray, labels: np.ndarray, joiner: JoinerConfig,
                 heads: tuple[str, ...] | list[str]) -> np.ndarray:
     """0/1 labels (n x heads) of joined examples: bit ``joiner.actions[h]`` set, the joiner's label for ``label``."""
-    bits = np.asarray(actions, np.int64).copy()
-    labels = np.asarray(labels)
-    pos = sum(joiner.actions[t] for t in joiner.positive)
-    neg = sum(joiner.actions[t] for t in joiner.negative)
-    back = np.asarray(weights) < 0  # a take-back trains the bits it takes back: before the correcting action
-    bits[back] &= np.where(labels[back] > 0, ~neg, ~pos)
-    cols = [labels > 0 if h == LABEL else (bits & joiner.actions[h]) > 0 for h in heads]
+    bits = np.asarray(actions, np.int64)
+    cols = [np.asarray(labels) > 0 if h == LABEL else (bits & joiner.actions[h]) > 0 for h in heads]
     return np.stack(cols, axis=1).astype(np.float64)
 
 

@@ -6,8 +6,11 @@ negative one (hide) did. A positive is emitted as soon as its first positive act
 so a click reaches the model within seconds; an impression still without one when its window
 closes becomes a negative. An action that changes an emitted label (a hide after a click, or
 a click after the window closed, within ``correction_s``) corrects it: the joiner emits the
-old label again with weight -1 (an SGD step that takes the first one back) and the new
-label with weight +1. The state is bounded (``max_pending`` open windows,
+old label again, with the action bits it had before that action, and weight -1 (an SGD step
+that takes the first one back), then the new label with weight +1. With ``update_actions``
+(the trainer sets it for value-model heads), an action that adds a new action bit to an
+emitted example is handled the same way, so a like after a click reaches the like head. The
+take-back then carries exactly the bits that were emitted. The state is bounded (``max_pending`` open windows,
 ``max_closed`` correctable examples; the oldest leave first) and saved with the trainer's
 snapshot, so a restart neither loses a window nor emits one twice.
 
@@ -29,7 +32,7 @@ from shortlist.online.training.batch import EventBatch, ExampleBatch
 __all__ = ["COUNTS", "JoinerConfig", "LabelJoiner"]
 
 #: the joiner's counters, in the kernel's order
-COUNTS = ("impressions", "joined", "late", "corrections", "orphans", "forced", "examples")
+COUNTS = ("impressions", "joined", "late", "corrections", "orphans", "forced", "examples", "updates")
 _WIDTH = 5  # int64 columns of a queue entry: slot, seq, position, action bits, label emitted
 
 
@@ -46,6 +49,11 @@ class JoinerConfig(BaseModel):
     correction_s: float = Field(3600.0, ge=0, description="how long after its window a late action still counts")
     max_pending: int = Field(1_000_000, ge=1, description="open windows kept; the oldest closes early beyond it")
     max_closed: int = Field(1_000_000, ge=0, description="closed examples kept for late corrections")
+    #: Re-emit an emitted example whenever an action adds a new bit to it, not only when its label changes:
+    #: the old example (its bits, weight -1), then the new one (weight +1). Value-model heads need it, since
+    #: each head trains on one bit. It is off by default because a single label does not read the bits: a
+    #: take-back and re-emit with the same label is an SGD step and its reverse, work that only adds noise.
+    update_actions: bool = Field(False, description="re-emit an emitted example when an action adds a new bit")
 
 
 class LabelJoiner:
@@ -61,7 +69,7 @@ class LabelJoiner:
                 raise ValueError(f"joiner: {t!r} is in positive/negative but not in actions {sorted(c.actions)}; "
                                  "add it to actions with its own bit")
         self._cfg = np.array([sum(c.actions[t] for t in c.positive), sum(c.actions[t] for t in c.negative),
-                              c.max_pending, c.max_closed], np.int64)
+                              c.max_pending, c.max_closed, int(c.update_actions)], np.int64)
         # event type -> row of the code and bit tables; the impression type wins over an action of its name
         names = [*c.actions, c.impression_type]
         self._type_row = {name: k for k, name in enumerate(names)}
@@ -86,7 +94,8 @@ class LabelJoiner:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Impressions, joined and late actions, corrections, orphans, forced closes, examples emitted."""
+        """Impressions, joined and late actions, corrections, orphans, forced closes, examples emitted, updates
+        (re-emits for a new action bit, ``update_actions``)."""
         return dict(zip(COUNTS, self._cnt.tolist(), strict=True))
 
     @property
@@ -214,7 +223,7 @@ class LabelJoiner:
         """The joiner :meth:`state` described."""
         j = cls(JoinerConfig(**meta["config"]))
         j._wm[0] = float(meta["watermark"])
-        j._cnt[:] = [int(meta["counts"][k]) for k in COUNTS]
+        j._cnt[:] = [int(meta["counts"].get(k, 0)) for k in COUNTS]  # "updates" is newer than some states
         for name, pointer_of, head, tail, length in (("pending", "_s_pend", K.P_HEAD, K.P_TAIL, K.P_LEN),
                                                      ("closed", "_s_closed", K.C_HEAD, K.C_TAIL, K.C_LEN)):
             users, items = arrays[f"{name}_user"].astype(object), arrays[f"{name}_item"].astype(object)

@@ -57,6 +57,8 @@ class TrainerConfig(BaseModel):
     @model_validator(mode="after")
     def _heads(self) -> TrainerConfig:
         check_heads(self.heads, self.model, self.joiner)
+        if self.heads and "update_actions" not in self.joiner.model_fields_set:  # a head trains on every action
+            self.joiner = self.joiner.model_copy(update={"update_actions": True})
         return self
 
 
@@ -121,8 +123,7 @@ class OnlineTrainer:
         labels = examples.label.astype(np.float64)
         weights = examples.weight
         if self.config.heads:  # one label per head, from the action bits of each example
-            labels = head_labels(examples.actions, labels, weights,
-                                 self.joiner.config, tuple(self.config.heads))
+            labels = head_labels(examples.actions, labels, self.joiner.config, tuple(self.config.heads))
         now = self.joiner.watermark if np.isfinite(self.joiner.watermark) else 0.0
         bs = self.config.batch_size
         for start in range(0, len(examples), bs):
@@ -227,8 +228,10 @@ class OnlineTrainer:
         table = CollisionlessTable.from_state(arrays, meta["table"], prefix="table.")
         self.model = build_model(table, self.config)
         self.model.dense = arrays["dense"].astype(np.float64)
-        self.joiner = LabelJoiner.from_state({k[7:]: v for k, v in arrays.items() if k.startswith("joiner.")},
-                                             meta["joiner"])
+        j_meta = meta["joiner"]
+        if "update_actions" not in j_meta["config"]:  # saved before the flag existed: this config sets it
+            j_meta = {**j_meta, "config": {**j_meta["config"], "update_actions": self.config.joiner.update_actions}}
+        self.joiner = LabelJoiner.from_state({k[7:]: v for k, v in arrays.items() if k.startswith("joiner.")}, j_meta)
         self.offset, self.ledger = int(meta["offset"]), dict(meta["ledger"])
         self._newest_event_at = float(meta.get("newest_event_at", 0.0))
         return True
