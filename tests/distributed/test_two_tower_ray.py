@@ -23,8 +23,9 @@ from shortlist.neural import TwoTower
 WORLD = {"n_users": 1000, "n_items": 600, "n_interactions": 20_000}  # ~12,000 distinct cells
 PARAMS = {"epochs": 5, "batch_size": 128, "device": "cpu", "num_threads": 1, "validation_fraction": 0.0,
           "factors": 32, "hidden": [64]}
-#: single-process recall@100 on this split, seeds 0-3 (measured): 0.531-0.558, a 5 % spread of
-#: the mean; Ray Train must land within twice that of the single-process mean of two seeds
+#: recall@100 on this split, measured: one process, seeds 0-3: 0.542, 0.543, 0.589, 0.532 (mean
+#: 0.551, within +-5.2 % of it); 2 workers, seeds 0 and 1: 0.579, 0.521. Ray Train (seed 0) must
+#: land within twice the single-process seed-to-seed half-range of their mean
 TOLERANCE = 0.10
 
 
@@ -57,7 +58,7 @@ def test_shards_hold_whole_users_with_nearly_equal_cells(split):
 
 @pytest.mark.slow
 def test_recall_at_100_on_two_workers_is_within_tolerance_of_one_process(on_two_workers, split):
-    singles = [_recall_at_100(TwoTower(**PARAMS, seed=s).fit(split.train, progress=False), split) for s in (0, 1)]
+    singles = [_recall_at_100(TwoTower(**PARAMS, seed=s).fit(split.train, progress=False), split) for s in range(4)]
     want = float(np.mean(singles))
     got = _recall_at_100(on_two_workers.model, split)
     assert abs(got - want) <= TOLERANCE * want, (got, singles)
