@@ -28,10 +28,25 @@ def _weights(**w: float) -> dict[str, Any]:
     return {"stages.0.params.weights": w}
 
 
+_ALL = ["topic", "stage_score", "age"]
+
 #: per use case: variant name -> {dotted TOML path: value}; dict values are merged into the table (None
 #: deletes a key); the first variant is the spec before this round of changes
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "news": {f"alpha={a}": {"usecase.bandit.alpha": a} for a in (0.5, 0.1, 0.02, 0.0)},
+    "news": {
+        # the bandit orders all k (slots None), as in the earlier spec, or fills the last n slots
+        "topic, alpha=0.5 (the earlier spec)": {"usecase.bandit": {"arm_features": ["topic"], "alpha": 0.5,
+                                                                   "slots": None}},
+        **{f"topic+score+age, alpha={a}": {"usecase.bandit": {"arm_features": _ALL, "alpha": a, "slots": None}}
+           for a in (0.5, 0.1, 0.02, 0.0)},
+        "score+age, alpha=0.1": {"usecase.bandit": {"arm_features": ["stage_score", "age"], "alpha": 0.1,
+                                                    "slots": None}},
+        "topic+score+age, 3 slots, alpha=0.5": {"usecase.bandit": {"arm_features": _ALL, "alpha": 0.5, "slots": 3}},
+        **{f"topic+score+age, {n} slot{'s' * (n > 1)}, alpha=0.1":
+           {"usecase.bandit": {"arm_features": _ALL, "alpha": 0.1, "slots": n}} for n in (3, 1, 2, 5)},
+        **{f"topic, {n} slot{'s' * (n > 1)}, alpha=0.1":
+           {"usecase.bandit": {"arm_features": ["topic"], "alpha": 0.1, "slots": n}} for n in (3, 1)},
+    },
     "games": {
         "no play counts": {},
         "played +1, log count -0.5": {"usecase.context": ["now", "history"], "features.user_item_counts": True,
@@ -122,10 +137,13 @@ def main() -> None:
             first = next(iter(vals.values()))
             d = vals[vname] - first
             half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+            off = vals.get("(online layer off)")
+            vs_off = f"   vs layer off {(vals[vname] - off).mean():>+6.1f}" if off is not None else ""
             print(f"{args.use_case:<9} {vname:<40} {vals[vname].mean():>9.1f}   vs first {d.mean():>+8.1f} ± {half:.1f}"
-                  f"   per seed {np.round(vals[vname], 1).tolist()}", flush=True)
+                  f"{vs_off}   per seed {np.round(vals[vname], 1).tolist()}", flush=True)
     if "(online layer off)" in vals:
-        print(f"{args.use_case:<9} {'(online layer off)':<40} {vals['(online layer off)'].mean():>9.1f}")
+        off = vals["(online layer off)"]
+        print(f"{args.use_case:<9} {'(online layer off)':<40} {off.mean():>9.1f}   per seed {np.round(off, 1).tolist()}")
 
 
 if __name__ == "__main__":

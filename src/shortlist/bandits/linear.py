@@ -265,9 +265,15 @@ class LinUCBHybrid(Policy):
     The state is kept as sums, and ``A_0 = l2 I + sum z z^T - sum_a B_a^T A_a^-1 B_a``,
     ``b_0 = sum r z - sum_a B_a^T A_a^-1 b_a`` are rebuilt from them - the same values
     Algorithm 2 reaches by its sequential updates, so batched updates are exact.
+
+    Arm features may change per request (a story's age, the score an earlier stage gave it):
+    pass ``arm_features`` to ``select`` (one row per entry of ``arms``) and to ``update`` (one
+    row per action, the features the arm had when shown); they replace the stored ``f_a``
+    for that call, so ``beta`` learns what those features are worth across arms.
     """
 
     uses_context = True
+    _row_f: np.ndarray | None = None  # this call's per-request arm features (rows of z), else the stored f
     _arm_fields = ("A", "B", "b", "f")
     _global_fields = ("A0", "b0")
 
@@ -308,13 +314,51 @@ class LinUCBHybrid(Policy):
         self._state.update(A=np.zeros((m, d, d)), B=np.zeros((m, d, d * q)), b=np.zeros((m, d)),
                            A0=np.zeros((d * q, d * q)), b0=np.zeros(d * q))
 
+    def _request_features(self, features: Any, n: int) -> np.ndarray:
+        f = np.asarray(features, np.float64)
+        q = self._state["f"].shape[1]
+        if f.shape != (n, q) or not np.all(np.isfinite(f)):
+            raise DataError(f"arm_features must be a finite array of shape ({n}, {q}) (one row per arm "
+                            f"given, the columns of add_arms' features), got shape {f.shape}")
+        return f
+
+    def select(self, context: Any = None, arms: Any = None, k: int = 1, arm_features: Any = None) -> Decision:
+        """As :meth:`Policy.select`; ``arm_features`` (len(arms), q): this request's features of ``arms``."""
+        if arm_features is None:
+            return super().select(context, arms, k)
+        if arms is None or self.n_arms_ == 0:
+            raise ConfigError("select(arm_features=...) needs arms=... naming the rows of arm_features")
+        slots = self._slots(arms, "arms")
+        f = self._request_features(arm_features, len(slots))
+        _, first = np.unique(slots, return_index=True)  # the base class scores np.unique(slots)
+        self._row_f = f[first]
+        try:
+            return super().select(context, arms, k)
+        finally:
+            self._row_f = None
+
+    def update(self, context: Any, actions: Any, rewards: Any, arm_features: Any = None) -> LinUCBHybrid:
+        """As :meth:`Policy.update`; ``arm_features`` (n_actions, q): each shown arm's features then."""
+        if arm_features is None:
+            return super().update(context, actions, rewards)  # type: ignore[return-value]
+        if self.window is not None:
+            raise ConfigError("LinUCBHybrid: per-request arm_features with window= are not supported; "
+                              "fix: use gamma= to forget old rows")
+        self._row_f = self._request_features(arm_features, int(np.asarray(actions).size))
+        try:
+            return super().update(context, actions, rewards)  # type: ignore[return-value]
+        finally:
+            self._row_f = None
+
     def _z_rows(self, x: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Shared features of row t with arm slots[t]: (n, d*q)."""
-        return np.einsum("nd,nq->ndq", x, self._state["f"][slots]).reshape(len(x), -1)
+        f = self._state["f"][slots] if self._row_f is None else self._row_f
+        return np.einsum("nd,nq->ndq", x, f).reshape(len(x), -1)
 
     def _z_all(self, x: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Shared features of every row with every arm in slots: (n, m, d*q)."""
-        return np.einsum("nd,mq->nmdq", x, self._state["f"][slots]).reshape(len(x), len(slots), -1)
+        f = self._state["f"][slots] if self._row_f is None else self._row_f
+        return np.einsum("nd,mq->nmdq", x, f).reshape(len(x), len(slots), -1)
 
     def _accumulate(self, x, slots, rewards, weights) -> None:
         z = self._z_rows(x, slots)

@@ -13,6 +13,7 @@ from shortlist.bandits.slates import RowsCascade
 from shortlist.data.dataset import Dataset
 from shortlist.pipeline.pipeline import Pipeline
 from shortlist.pipeline.rows import recommend_rows
+from shortlist.pipeline.usecases.arm_features import arm_feature_names, request_arm_features
 from shortlist.pipeline.usecases.memory import EngagedAge, OnlineHistory
 from shortlist.pipeline.usecases.spec import BanditSpec, RowsSpec, UseCaseSpec
 from shortlist.retrieval.types import Request
@@ -129,7 +130,14 @@ class PipelinePolicy:
 
 
 class BanditPolicy(PipelinePolicy):
-    """Hybrid LinUCB over the pipeline's candidates: arms are items (category features), updated per event."""
+    """Hybrid LinUCB over the pipeline's candidates: arms are items, updated per event.
+
+    Each story's arm features are computed per request (``spec.arm_features``: its topic, the
+    blend's score for it in this request, its age at the request's ``now``), so the shared
+    ``beta`` learns what the blend's order and freshness are worth and each story's own
+    ``theta_a`` its burst. With ``spec.slots``, the blend's top ``k - slots`` stay in place and
+    the bandit fills the positions under them from the rest of the pool.
+    """
 
     def __init__(self, pipeline: Pipeline, spec: BanditSpec, dataset: Dataset, publish: np.ndarray,
                  seed: int = 0) -> None:
@@ -137,40 +145,57 @@ class BanditPolicy(PipelinePolicy):
         self.spec, self.publish, self.profiles = spec, publish, UserProfiles(dataset)
         self.n_cat = int(self.profiles.category.max()) + 1
         self.bandit = LinUCBHybrid(alpha=spec.alpha, seed=seed)
+        self.feature_names = arm_feature_names(spec.arm_features, self.n_cat)
         self.known: set[int] = set()
+        self._shown: dict[int, np.ndarray] = {}  # item -> its features in the last request that showed it
 
-    def _arm_features(self, items: np.ndarray) -> np.ndarray:
-        f = np.zeros((items.size, self.n_cat + 1))
-        f[np.arange(items.size), self.profiles.category[items]] = 1.0
-        f[:, -1] = 1.0
-        return f
+    def _arm_features(self, items: np.ndarray, scores: np.ndarray, now: float) -> np.ndarray:
+        return request_arm_features(self.spec.arm_features, items, topic=self.profiles.category, n_topics=self.n_cat,
+                                    stage_scores=scores, publish=self.publish, now=now,
+                                    age_half_life_hours=self.spec.age_half_life_hours)
 
-    def _refresh_arms(self, items: np.ndarray, now: float) -> None:
-        new = np.asarray([i for i in items.tolist() if i not in self.known], np.int64)
-        if new.size:
-            self.bandit.add_arms(new, features=self._arm_features(new))
-            self.known.update(new.tolist())
+    def _refresh_arms(self, items: np.ndarray, feats: np.ndarray, now: float) -> None:
+        fresh = np.asarray([i not in self.known for i in items.tolist()], bool)
+        if fresh.any():
+            self.bandit.add_arms(items[fresh], features=feats[fresh])
+            self.known.update(items[fresh].tolist())
         arms = np.asarray(sorted(self.known), np.int64)
         old = arms[(now - self.publish[arms]) > self.spec.max_age_hours * 3600.0]
         if old.size:  # expired stories leave the bandit, which keeps its state small
             self.bandit.remove_arms(old)
             self.known.difference_update(old.tolist())
+            for i in old.tolist():
+                self._shown.pop(i, None)
+
+    def explain(self, item: int) -> dict[str, float]:
+        """The features the bandit last saw for ``item`` (name -> value), as it scored it."""
+        return dict(zip(self.feature_names, self._shown[int(item)].tolist()))
 
     def serve(self, user: int, k: int, context: dict, exclude: np.ndarray) -> Served:
-        pool = self.pipeline.recommend(self.request(user, self.spec.pool, context, exclude)).item_indices
+        resp = self.pipeline.recommend(self.request(user, self.spec.pool, context, exclude))
+        pool, now = resp.item_indices, float(context["now"])
         if pool.size <= k:
             return Served([pool])
-        self._refresh_arms(pool, float(context["now"]))
-        pool = pool[np.isin(pool, np.fromiter(self.known, np.int64))]
+        feats = self._arm_features(pool, np.asarray(resp.scores, np.float64), now)
+        self._refresh_arms(pool, feats, now)
+        live = np.isin(pool, np.fromiter(self.known, np.int64))
+        fixed = pool[: k - self.spec.slots] if self.spec.slots is not None else pool[:0]
+        live[: fixed.size] = False  # the blend's head stays; the bandit chooses among the rest
+        n_pick = min(k - fixed.size, int(live.sum()))
+        if n_pick == 0:
+            return Served([pool[:k]])
         x = self.profiles.context(user)[None, :]
-        return Served([np.asarray(self.bandit.select(x, pool, k).actions[0], np.int64)])
+        picked = self.bandit.select(x, pool[live], n_pick, arm_features=feats[live]).actions[0]
+        self._shown.update(zip(pool.tolist(), feats))
+        return Served([np.concatenate([fixed, np.asarray(picked, np.int64)])])
 
     def feedback(self, user: int, served: Served, clicks: list[np.ndarray]) -> None:
         items, c = served.rows[0], clicks[0]
-        live = np.isin(items, np.fromiter(self.known, np.int64))
+        live = np.isin(items, np.fromiter(self.known, np.int64)) & np.asarray([int(i) in self._shown for i in items])
         if live.any():
             x = np.repeat(self.profiles.context(user)[None, :], int(live.sum()), axis=0)
-            self.bandit.update(x, items[live], c[live].astype(np.float64))
+            feats = np.stack([self._shown[int(i)] for i in items[live]])
+            self.bandit.update(x, items[live], c[live].astype(np.float64), arm_features=feats)
         self.profiles.clicked(user, items[c])
 
 

@@ -6,13 +6,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shortlist.core.validation import config_error
 from shortlist.data.world.usecases import USE_CASES
 from shortlist.errors import ConfigError
 from shortlist.pipeline.defaults import CONFIG_DIR
 from shortlist.pipeline.spec import PipelineSpec, parse_spec
+from shortlist.pipeline.usecases.arm_features import ARM_FEATURES
 
 __all__ = ["BanditSpec", "RowsSpec", "UseCaseSpec", "load_usecase", "usecase_config_path"]
 
@@ -28,6 +29,21 @@ class BanditSpec(_Strict):
     alpha: float = Field(0.5, ge=0, description="exploration width of LinUCB")
     #: arms (items) leave the bandit once older than this many hours: news expire
     max_age_hours: float = Field(24.0, gt=0)
+    #: each story's features, computed per request ("topic": one-hot; "stage_score": the blend's score
+    #: in this request; "age": 2^(-age / age_half_life_hours) at the request's now); a bias is added
+    arm_features: list[Literal[ARM_FEATURES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["topic"],
+        description='"topic", "stage_score" or "age" (a non-empty list, each once)')
+    age_half_life_hours: float = Field(3.0, gt=0, description="hours after which the age feature halves, > 0")
+    #: positions the bandit fills, under the blend's top k - slots (None: the bandit orders all k)
+    slots: int | None = Field(None, gt=0, description="an integer >= 1, at most the spec's k")
+
+    @field_validator("arm_features")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("must name each feature once")
+        return v
 
 
 class RowsSpec(_Strict):
@@ -82,4 +98,9 @@ def load_usecase(path: str | Path) -> tuple[UseCaseSpec, PipelineSpec]:
         usecase = UseCaseSpec.model_validate(table)
     except ValidationError as exc:
         raise config_error(exc, f"invalid [usecase] table in {path}", UseCaseSpec, style="toml") from None
-    return usecase, parse_spec(data, origin=f"in {path}")
+    spec = parse_spec(data, origin=f"in {path}")
+    slots = usecase.bandit.slots if usecase.bandit is not None else None
+    if slots is not None and slots > spec.k:
+        raise ConfigError(f"invalid [usecase] table in {path}: bandit.slots = {slots} is more than k = {spec.k}; "
+                          f"fix: set bandit.slots to at most {spec.k} (or remove it: the bandit orders all k)")
+    return usecase, spec
