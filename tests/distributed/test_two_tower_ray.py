@@ -132,3 +132,24 @@ def test_a_ray_spec_trains_its_two_tower_with_ray_train(ray_cluster, monkeypatch
     assert fits[0].workers == int(ray_cluster.cluster_resources()["CPU"])  # one worker per CPU
     assert len(fits[0].model.history_.valid) == 2  # rank 0 scored the validation users each epoch
     assert len(pipe.recommend(data.interactions.users.ids[0]).item_ids) == 5
+
+
+def test_a_workers_config_error_reaches_the_driver_as_itself():
+    pytest.importorskip("ray")
+    from concurrent.futures import Future
+
+    from ray.train import WorkerGroupError
+    from ray.train.v2._internal.exceptions import UserExceptionWithTraceback
+
+    from shortlist.distributed.two_tower import _result
+
+    run = Future()
+    lost = ConfigError("the training loss became nan at epoch 2; lower learning_rate (now 0.5)")
+    run.set_exception(WorkerGroupError("rank 1 failed", {1: UserExceptionWithTraceback(lost, "Traceback ...")}))
+    with pytest.raises(ConfigError, match="lower learning_rate") as raised:
+        _result(run)
+    assert raised.value is lost and isinstance(raised.value.__cause__, WorkerGroupError)
+    other = Future()
+    other.set_exception(WorkerGroupError("rank 0 failed", {0: UserExceptionWithTraceback(OSError("disk"), "")}))
+    with pytest.raises(WorkerGroupError):  # anything else stays Ray Train's error
+        _result(other)

@@ -238,6 +238,18 @@ def _train_worker(config: dict[str, Any]) -> None:
     ray.train.report({"epochs": len(log.losses), "loss": log.losses[-1] if log.losses else float("nan")})
 
 
+def _result(run: Future) -> None:
+    """The run's end; a worker's ConfigError or DataError (a diverging loss: "lower learning_rate") as itself."""
+    try:
+        run.result()
+    except Exception as exc:
+        for _, failure in sorted(getattr(exc, "worker_failures", {}).items()):
+            failure = getattr(failure, "_base_exc", failure)  # Ray Train wraps it with its traceback
+            if isinstance(failure, (ConfigError, DataError)):
+                raise failure from exc
+        raise
+
+
 def _follow(queue: Any, run: Future, bar: tqdm) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Show rank 0's epochs on the driver until training ends; the final weights and history."""
     from ray.util.queue import Empty
@@ -248,7 +260,7 @@ def _follow(queue: Any, run: Future, bar: tqdm) -> tuple[dict[str, np.ndarray], 
             msg = queue.get(timeout=_POLL_SECONDS)
         except Empty:
             if run.done():
-                run.result()  # a failed run raises here
+                _result(run)
                 if weights is None:
                     raise RuntimeError("Ray Train finished without sending the weights back") from None
                 return weights
