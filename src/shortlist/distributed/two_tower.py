@@ -254,7 +254,7 @@ def _follow(queue: Any, run: Future, bar: tqdm) -> tuple[dict[str, np.ndarray], 
     """Show rank 0's epochs on the driver until training ends; the final weights and history."""
     from ray.util.queue import Empty
 
-    weights = None
+    weights, shown = None, {}
     while True:
         try:
             msg = queue.get(timeout=_POLL_SECONDS)
@@ -267,9 +267,10 @@ def _follow(queue: Any, run: Future, bar: tqdm) -> tuple[dict[str, np.ndarray], 
             continue
         if msg[0] == "epoch":
             bar.update(1)
-            bar.set_postfix(epoch=msg[1], loss=f"{msg[2]:.4f}")
+            shown = {"epoch": msg[1], "loss": f"{msg[2]:.4f}"}
+            bar.set_postfix(shown)
         elif msg[0] == "valid":
-            bar.set_postfix(ndcg=f"{msg[2]:.4f}")
+            bar.set_postfix({**shown, "ndcg@10": f"{msg[2]:.4f}"})
         else:
             weights = (msg[1], msg[2])
 
