@@ -44,3 +44,44 @@ def test_traffic_is_the_minimum_plus_the_gramians(skewed):
     assert t.minimum == t.exchange == want * 4 * f
     assert t.gram == 2 * n_blocks * f * f * 12
     assert t.broadcast == n_blocks * (m.shape[0] + m.shape[1]) * 4 * f
+
+
+@pytest.mark.parametrize("n_blocks", [1, 3, 4])
+def test_minimum_rows_of_the_modulo_layout_equal_its_traffic_minimum(skewed, n_blocks):
+    from shortlist.distributed.blocks import minimum_rows
+
+    m = skewed.matrix.tocsr()
+    ones = np.ones(m.nnz, np.float32)
+    users = build_side(m.indptr.astype(np.int64), m.indices, ones, np.ones(m.shape[0], np.float32), m.shape[1],
+                       n_blocks)
+    mt = m.T.tocsr()
+    items = build_side(mt.indptr.astype(np.int64), mt.indices, ones, np.ones(m.shape[1], np.float32), m.shape[0],
+                       n_blocks)
+    to_blocks, across = minimum_rows(m, np.arange(m.shape[0]) % n_blocks, np.arange(m.shape[1]) % n_blocks)
+    assert to_blocks * 4 * 8 == traffic(users, items, m.shape[0], m.shape[1], 8).minimum
+    assert across <= to_blocks and (across == 0) == (n_blocks == 1)
+
+
+def test_minimum_rows_brute_force_and_a_colocated_layout():
+    """Two communities: blocks that follow them move no row across; modulo blocks move many."""
+    import scipy.sparse as sp
+
+    from shortlist.distributed.blocks import minimum_rows
+
+    rng = np.random.default_rng(0)
+    rows, cols = [], []
+    for u in range(40):
+        side = u % 2  # users 0, 2, 4 ... touch items 0-9; odd users items 10-19
+        for i in rng.choice(10, 4, replace=False) + 10 * side:
+            rows.append(u)
+            cols.append(i)
+    m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(40, 20))
+    ub, ib = rng.integers(0, 3, 40), rng.integers(0, 3, 20)
+    # brute force: every (block, row) pair a block needs, and whether the block owns that row
+    need = {(ub[u], ("i", i)) for u, i in zip(rows, cols)} | {(ib[i], ("u", u)) for u, i in zip(rows, cols)}
+    owner = {("i", i): ib[i] for i in range(20)} | {("u", u): ub[u] for u in range(40)}
+    assert minimum_rows(m, ub, ib) == (len(need), sum(1 for b, r in need if owner[r] != b))
+    colocated = minimum_rows(m, np.arange(40) % 2, np.arange(20) // 10)
+    assert colocated[1] == 0
+    modulo = minimum_rows(m, np.arange(40) % 2, np.arange(20) % 2)
+    assert modulo[1] > 0.4 * modulo[0]

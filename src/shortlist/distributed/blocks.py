@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["SideBlock", "Traffic", "block_rows", "build_side", "in_links", "side_block", "traffic"]
+__all__ = ["SideBlock", "Traffic", "block_rows", "build_side", "in_links", "minimum_rows", "side_block", "traffic"]
 
 
 def block_rows(n: int, n_blocks: int, b: int) -> np.ndarray:
@@ -124,3 +125,24 @@ def traffic(user_blocks: list[SideBlock], item_blocks: list[SideBlock], n_users:
     gram = 2 * n_blocks * factors * factors * (8 + 4)
     broadcast = n_blocks * (n_users + n_items) * row
     return Traffic(exchange=sent, gram=gram, minimum=minimum, broadcast=broadcast)
+
+
+def minimum_rows(matrix: sp.csr_matrix, user_block: np.ndarray, item_block: np.ndarray) -> tuple[int, int]:
+    """Factor rows one ALS iteration must move under any assignment of rows to blocks.
+
+    Returns ``(to_blocks, across)``: ``to_blocks`` counts each factor row once per block with an
+    interaction with it (the minimum :class:`Traffic` reports for the modulo layout);
+    ``across`` leaves out the rows a block owns itself, which never cross the network. A
+    layout that co-locates related users and items shrinks ``across``: their rows stay home.
+    """
+    m = sp.csr_matrix(matrix)
+    users = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    items = m.indices.astype(np.int64)
+    ub, ib = np.asarray(user_block, np.int64)[users], np.asarray(item_block, np.int64)[items]
+    # user step: block of the user needs item rows; item step: block of the item needs user rows
+    need_items = np.unique(ub * m.shape[1] + items)
+    need_users = np.unique(ib * m.shape[0] + users)
+    to_blocks = int(need_items.size + need_users.size)
+    home_items = np.asarray(item_block, np.int64)[need_items % m.shape[1]] == need_items // m.shape[1]
+    home_users = np.asarray(user_block, np.int64)[need_users % m.shape[0]] == need_users // m.shape[0]
+    return to_blocks, int(to_blocks - home_items.sum() - home_users.sum())
