@@ -96,7 +96,7 @@ def test_a_required_component_the_data_lacks_is_one_line_with_the_fix(ratings_cs
                     '[[sources]]\nname = "friends"\nkind = "social"\nquota = 20\nrequired = true\n')
     code, _out, err = run_cli("train", "--config", str(spec), "--data", str(ratings_csv),
                              "--columns", "user=user,item=item,rating=rating", "--out", str(tmp_path / "o"))
-    assert code == 2 and "Traceback" not in err
+    assert code == 2 and "Traceback" not in err, err
     assert err.strip().endswith("source 'friends' is marked required = true but cannot run: no social graph in "
                                 "the data; add it to the data, or set required = false to let the pipeline leave "
                                 "it out")
