@@ -12,8 +12,14 @@ and 1 on every other cell (ours: ``w0=1``; implicit 0.7 takes the confidences as
 matrix values, so it gets the matrix ``1 + alpha``), the same threads. Seconds per
 iteration are the whole fit (setup included) over the iterations.
 
+``--model item-knn`` fits item-kNN instead, against implicit's item-item peer
+(``CosineRecommender``): both plain cosine over the binary user columns, ``--neighbors`` K
+per item (ours: ``weighting="none"``, ``shrink=0``; implicit keeps the item itself among its
+K, so it gets K + 1), the same threads (ours: numba's top-K
+kernel; the sparse products are scipy's, one thread).
+
     nice -n 10 .venv/bin/python benchmarks/large_als.py [--preset ml20m|50m] [--scale 1] [--iterations 15]
-        [--threads 2]
+        [--threads 2] [--model als|item-knn] [--neighbors 20]
 """
 
 from __future__ import annotations
@@ -41,7 +47,25 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def child(engine: str, path: str, iterations: int, threads: int, reg: float, alpha: float) -> dict:
+def _fit_knn(engine: str, data: object, neighbors: int, threads: int) -> None:
+    """Item-kNN, plain cosine, top ``neighbors`` per item: ours or implicit's ``CosineRecommender``."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    if engine == "shortlist":
+        from shortlist.models.item_knn import ItemKNN
+
+        numba.set_num_threads(threads)
+        ItemKNN(n_neighbors=neighbors, similarity="cosine", shrink=0.0, weighting="none").fit(data, progress=False)
+    else:
+        from implicit.nearest_neighbours import CosineRecommender
+
+        with threadpool_limits(1, user_api="blas"):
+            CosineRecommender(K=neighbors + 1, num_threads=threads).fit(data.matrix, show_progress=False)
+
+
+def child(engine: str, path: str, iterations: int, threads: int, reg: float, alpha: float,
+          model: str = "als", neighbors: int = 20) -> dict:
     """Load and fit in this (fresh) process; returns the timings and peak RSS."""
     from threadpoolctl import threadpool_limits
 
@@ -52,7 +76,9 @@ def child(engine: str, path: str, iterations: int, threads: int, reg: float, alp
     m = data.matrix
     load_s, load_rss = time.perf_counter() - t0, _rss_mb()
     t0, cpu0 = time.perf_counter(), _cpu_s()
-    if engine == "shortlist":
+    if model == "item-knn":
+        _fit_knn(engine, data, neighbors, threads)
+    elif engine == "shortlist":
         from shortlist.models.als import ALS
 
         ALS(factors=64, iterations=iterations, regularization=reg, alpha=alpha, w0=1.0, cg_steps=3,
@@ -66,14 +92,15 @@ def child(engine: str, path: str, iterations: int, threads: int, reg: float, alp
             AlternatingLeastSquares(factors=64, iterations=iterations, regularization=reg, alpha=1.0, use_cg=True,
                                     num_threads=threads, random_state=0).fit(conf, show_progress=False)
     fit_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
-    return {"engine": engine, "events": int(m.nnz), "load_s": load_s, "fit_s": fit_s, "per_it": fit_s / iterations,
+    return {"engine": engine, "events": int(m.nnz), "load_s": load_s, "fit_s": fit_s, "per_it": fit_s / (iterations if model == "als" else 1),
             "fit_cpu_s": cpu_s,
             "load_rss_mb": load_rss, "peak_rss_mb": _rss_mb()}
 
 
 def run_child(engine: str, args: argparse.Namespace, path: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", engine, "--data", str(path), "--iterations", str(args.iterations),
-           "--threads", str(args.threads), "--regularization", str(args.regularization), "--alpha", str(args.alpha)]
+           "--threads", str(args.threads), "--regularization", str(args.regularization), "--alpha", str(args.alpha),
+           "--model", args.model, "--neighbors", str(args.neighbors)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -103,19 +130,24 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--data", help="Parquet file to use or create (default: one in the temp folder, named by scale)")
     ap.add_argument("--engines", default="shortlist,implicit")
+    ap.add_argument("--model", choices=["als", "item-knn"], default="als")
+    ap.add_argument("--neighbors", type=int, default=20, help="item-knn: neighbours kept per item (K)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.data, args.iterations, args.threads, args.regularization,
-                               args.alpha)))
+                               args.alpha, args.model, args.neighbors)))
         return
     name = f"shortlist-big-world-{args.scale:g}.parquet" if args.preset == "ml20m" else \
         f"shortlist-big-world-{args.preset}-{args.scale:g}.parquet"
     path = Path(args.data or Path(tempfile.gettempdir()) / name)
     if not path.exists():
         generate(path, args.preset, args.scale)
-    print(f"f = 64, {args.iterations} iterations, CG 3 steps, {args.threads} threads, "
-          f"regularization {args.regularization}, alpha {args.alpha}")
+    if args.model == "item-knn":
+        print(f"item-kNN, cosine, K = {args.neighbors}, {args.threads} threads (s/iter: the whole fit)")
+    else:
+        print(f"f = 64, {args.iterations} iterations, CG 3 steps, {args.threads} threads, "
+              f"regularization {args.regularization}, alpha {args.alpha}")
     print(f"{'engine':<10}{'events':>12}{'load s':>8}{'fit s':>8}{'s/iter':>8}{'fit CPU s':>10}"
           f"{'RSS after load MB':>19}{'peak RSS MB':>13}")
     rows = {}

@@ -4,21 +4,23 @@ The neighbourhood models compare *entities* (items for item-kNN, users for user-
 each given by a sparse row of *features* (the users who touched the item, or the items a
 user touched). Rows are first re-weighted (none / TF-IDF / BM25), then compared by cosine
 (optionally asymmetric, with a shrinkage term) or raw dot product, and only the K best
-neighbours per row are kept. The similarity is built in row blocks: each block is one
-sparse product (only pairs that share a feature are ever touched) cut to its top K by a
-numba kernel, so neither time nor memory grows with n^2 on sparse data, and catalogs of
-tens of thousands of items fit in memory.
+neighbours per row are kept. A numba kernel (``_kernels/knn.py``) sums each row's products
+into a per-thread dense accumulator (only pairs that share a feature are ever touched) and
+cuts it to its top K at once: the row x target product is never stored, so memory is the
+K neighbours per row whatever the density, and catalogs whose items nearly all co-occur
+(MovieLens-20M: 26,744 items) cost the pairs' arithmetic, not a sparse matrix of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from shortlist.models._kernels.knn import topk_sparse_rows
+from shortlist.models._kernels.knn import knn_rows
 
 __all__ = [
     "SIMILARITIES",
@@ -31,7 +33,7 @@ __all__ = [
 
 WEIGHTINGS = ("none", "tfidf", "bm25")
 SIMILARITIES = ("cosine", "dot")
-_BLOCK_CELLS = 4_000_000  # stored entries of one similarity block (~100 MB with temporaries)
+_BLOCK_CELLS = 50_000_000  # pairs of one kernel call: enough work for every thread, a few calls for the bar
 
 
 @dataclass
@@ -96,11 +98,10 @@ def _squared_norms(m: sp.csr_matrix) -> np.ndarray:
 
 
 def _block_bounds(queries: sp.csr_matrix, t_cols: sp.csr_matrix, n_t: int) -> list[tuple[int, int]]:
-    """Row ranges whose similarity blocks hold at most ~``_BLOCK_CELLS`` stored entries.
+    """Row ranges of at most ~``_BLOCK_CELLS`` candidate pairs each (the progress bar's steps).
 
-    The entries of query row r are bounded by ``sum over its features f of |targets with f|``
-    (capped at ``n_t``): sparse rows share few blocks, dense ones get small blocks. Few,
-    large blocks matter because every block starts a parallel kernel.
+    The pairs of query row r are bounded by ``sum over its features f of |targets with f|``
+    (capped at ``n_t``). Few, large blocks matter because every block starts a parallel kernel.
     """
     pattern = sp.csr_matrix((np.ones(queries.nnz), queries.indices, queries.indptr), shape=queries.shape)
     per_row = np.minimum(pattern @ np.diff(t_cols.indptr).astype(np.float64), n_t)
@@ -142,22 +143,19 @@ def knn_similarity(
     if similarity == "cosine":
         q_den = _squared_norms(queries) ** alpha
         t_den = _squared_norms(targets) ** (1.0 - alpha)
+    else:
+        q_den = t_den = np.zeros(0, np.float64)
     counts = np.zeros(n_q, np.int64)
     parts_i: list[np.ndarray] = []
     parts_v: list[np.ndarray] = []
     bounds = _block_bounds(queries, t_cols, n_t)
+    t_indptr = t_cols.indptr.astype(np.int64)
     for start, stop in tqdm(bounds, desc=desc, unit="block", leave=False,
                             disable=(len(bounds) < 4) if progress is None else not progress):
-        # the product stays sparse: only co-occurring pairs are ever touched
-        block = sp.csr_matrix(queries[start:stop] @ t_cols, dtype=np.float32)
-        block.sort_indices()
-        if similarity == "cosine" and block.nnz:
-            rows = np.repeat(np.arange(start, stop), np.diff(block.indptr))
-            den = q_den[rows] * t_den[block.indices] + shrink
-            # zero-norm rows have no stored products, so den > 0 wherever it is used
-            block.data = (block.data / np.where(den > 0, den, 1.0)).astype(np.float32)
-        cnt, cols, vals = topk_sparse_rows(block.indptr.astype(np.int64), block.indices.astype(np.int64),
-                                           block.data, k, start if exclude_self else -1)
+        q = queries[start:stop]
+        cnt, cols, vals = knn_rows(q.indptr.astype(np.int64), q.indices, q.data, t_indptr, t_cols.indices,
+                                   t_cols.data, n_t, k, q_den, t_den, similarity == "cosine", float(shrink),
+                                   start, exclude_self, 4 * numba.get_num_threads())
         keep = np.arange(k)[None, :] < cnt[:, None]
         counts[start:stop] = cnt
         parts_i.append(cols[keep])
