@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from shortlist.data.world import generate_world
@@ -96,3 +97,26 @@ def test_cli_on_ray_and_in_one_process_write_the_same_job(ray_cluster, saved, tm
     assert main(args) == 0
     assert "wrote 1 of 5 batches (200 rows) in this process" in capsys.readouterr().out
     assert _rows(read_recommendations(out)) == got
+
+
+def test_a_share_of_the_batches_then_the_rest(saved, tmp_path):
+    from shortlist.distributed.batch import recommend_here
+    from shortlist.errors import ConfigError
+
+    pipe, path = saved
+    out = tmp_path / "recs"
+    report = recommend_here(path, out, k=5, batch_size=BATCH, progress=False, batches=[3, 1])
+    assert (report.batches, report.computed) == (5, 2)
+    assert sorted(p.name for p in out.glob("part-*")) == [PART.format(1), PART.format(3)]
+    want = _expected(pipe, 5)
+    ids = list(pipe.users_.ids)
+    share = {*ids[BATCH:2 * BATCH], *ids[3 * BATCH:4 * BATCH]}  # users of batches 1 and 3
+    got = _rows(pq.read_table(out / PART.format(1))) + _rows(pq.read_table(out / PART.format(3)))
+    assert report.rows == len(got) > 0
+    assert [g[:3] for g in got] == [w[:3] for w in want if w[0] in share]
+    with pytest.raises(ConfigError, match="missing 3 of 5"):
+        read_recommendations(out)
+    with pytest.raises(ConfigError, match="batches 4..5: the job has batches 0..4"):
+        recommend_here(path, out, k=5, batch_size=BATCH, progress=False, batches=[4, 5])
+    assert recommend_here(path, out, k=5, batch_size=BATCH, progress=False).computed == 3  # the rest only
+    assert [g[:3] for g in _rows(read_recommendations(out))] == [w[:3] for w in want]

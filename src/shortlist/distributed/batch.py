@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,14 +99,19 @@ def _check_job(out: Path, job: dict[str, Any]) -> None:
         path.write_text(json.dumps(job, indent=1))
 
 
-def _plan(model_dir: Path, out: Path, k: int, batch_size: int) -> tuple[int, list[int]]:
-    """(batches in the job, batches not yet on disk); records or checks the job in ``out``."""
+def _plan(model_dir: Path, out: Path, k: int, batch_size: int,
+          only: Iterable[int] | None = None) -> tuple[int, list[int]]:
+    """(batches in the job, batches not yet on disk, of ``only`` if given); records or checks the job in ``out``."""
     n_users = len(Pipeline.load(model_dir).users_)  # also checks the folder before any work starts
     # the manifest carries every file's checksum: its hash names this exact model
     model = hashlib.sha256((model_dir / PIPELINE_FILE).read_bytes()).hexdigest()[:16]
     n_batches = -(-n_users // batch_size)
+    wanted = range(n_batches) if only is None else sorted(set(only))
+    if wanted and not 0 <= wanted[0] <= wanted[-1] < n_batches:
+        raise ConfigError(f"batches {wanted[0]}..{wanted[-1]}: the job has batches 0..{n_batches - 1} "
+                          f"({n_users} users in batches of {batch_size}); pick batches in that range")
     _check_job(out, {"model": model, "k": k, "batch_size": batch_size, "users": n_users})
-    return n_batches, [b for b in range(n_batches) if not (out / PART.format(b)).exists()]
+    return n_batches, [b for b in wanted if not (out / PART.format(b)).exists()]
 
 
 def _bar(n_batches: int, todo: list[int], progress: bool | None) -> tqdm:
@@ -114,10 +120,10 @@ def _bar(n_batches: int, todo: list[int], progress: bool | None) -> tqdm:
 
 
 def recommend_here(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, batch_size: int = 1000,
-                   progress: bool | None = None) -> BatchReport:
+                   progress: bool | None = None, batches: Iterable[int] | None = None) -> BatchReport:
     """:func:`recommend_all` in this process, without Ray: the same parts, job file and resume."""
     model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
-    n_batches, todo = _plan(model_dir, out, k, batch_size)
+    n_batches, todo = _plan(model_dir, out, k, batch_size, batches)
     report = BatchReport(n_batches, 0, 0)
     if not todo:
         return report
@@ -132,17 +138,21 @@ def recommend_here(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, b
 
 
 def recommend_all(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, batch_size: int = 1000,
-                  actors: int = 2, progress: bool | None = None, chaos: KillOnce | None = None) -> BatchReport:
+                  actors: int = 2, progress: bool | None = None, chaos: KillOnce | None = None,
+                  batches: Iterable[int] | None = None) -> BatchReport:
     """Top-``k`` for every known user of the pipeline in ``model_dir``, as Parquet parts in ``out_dir``.
 
     Runs on the connected Ray cluster with ``actors`` pipeline replicas; skips batches
-    already written by an earlier, interrupted run of the same job.
+    already written by an earlier, interrupted run of the same job. ``batches`` (batch
+    ``b`` holds users ``b * batch_size ...``) runs only those: a share of the job, to
+    measure or to split it by hand; the rest stay to do, and :func:`read_recommendations`
+    refuses the folder until they are written.
     """
     ray = import_ray()
     if not ray.is_initialized():
         raise ConfigError("no Ray session: call ray.init(address) or use shortlist.distributed.connected()")
     model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
-    n_batches, todo = _plan(model_dir, out, k, batch_size)
+    n_batches, todo = _plan(model_dir, out, k, batch_size, batches)
     report = BatchReport(n_batches, 0, 0)
     if not todo:
         return report
