@@ -60,8 +60,9 @@ def _write_atomically(table: pa.Table, path: Path) -> None:
 class BatchWriter:
     """One actor of the pool: the pipeline, loaded once; writes one Parquet part per batch."""
 
-    def __init__(self, model_dir: str, out_dir: str, k: int, batch_size: int, chaos: KillOnce | None) -> None:
-        self.pipeline = Pipeline.load(model_dir)
+    def __init__(self, model_dir: str, out_dir: str, k: int, batch_size: int, chaos: KillOnce | None,
+                 pipeline: Pipeline | None = None) -> None:
+        self.pipeline = Pipeline.load(model_dir) if pipeline is None else pipeline
         self.out, self.k, self.batch_size, self.chaos = Path(out_dir), k, batch_size, chaos
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -100,9 +101,10 @@ def _check_job(out: Path, job: dict[str, Any]) -> None:
 
 
 def _plan(model_dir: Path, out: Path, k: int, batch_size: int,
-          only: Iterable[int] | None = None) -> tuple[int, list[int]]:
-    """(batches in the job, batches not yet on disk, of ``only`` if given); records or checks the job in ``out``."""
-    n_users = len(Pipeline.load(model_dir).users_)  # also checks the folder before any work starts
+          only: Iterable[int] | None = None) -> tuple[int, list[int], Pipeline]:
+    """(batches in the job, batches not yet on disk, of ``only`` if given; the pipeline); records or checks the job."""
+    pipeline = Pipeline.load(model_dir)  # also checks the folder before any work starts
+    n_users = len(pipeline.users_)
     # the manifest carries every file's checksum: its hash names this exact model
     model = hashlib.sha256((model_dir / PIPELINE_FILE).read_bytes()).hexdigest()[:16]
     n_batches = -(-n_users // batch_size)
@@ -111,7 +113,7 @@ def _plan(model_dir: Path, out: Path, k: int, batch_size: int,
         raise ConfigError(f"batches {wanted[0]}..{wanted[-1]}: the job has batches 0..{n_batches - 1} "
                           f"({n_users} users in batches of {batch_size}); pick batches in that range")
     _check_job(out, {"model": model, "k": k, "batch_size": batch_size, "users": n_users})
-    return n_batches, [b for b in wanted if not (out / PART.format(b)).exists()]
+    return n_batches, [b for b in wanted if not (out / PART.format(b)).exists()], pipeline
 
 
 def _bar(n_batches: int, todo: list[int], progress: bool | None) -> tqdm:
@@ -123,11 +125,12 @@ def recommend_here(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, b
                    progress: bool | None = None, batches: Iterable[int] | None = None) -> BatchReport:
     """:func:`recommend_all` in this process, without Ray: the same parts, job file and resume."""
     model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
-    n_batches, todo = _plan(model_dir, out, k, batch_size, batches)
+    n_batches, todo, pipeline = _plan(model_dir, out, k, batch_size, batches)
     report = BatchReport(n_batches, 0, 0)
     if not todo:
         return report
-    writer = BatchWriter(str(model_dir), str(out), k, batch_size, None)  # the actors' code, one replica
+    # the actors' code, one replica, on the pipeline the planning loaded (not a second load)
+    writer = BatchWriter(str(model_dir), str(out), k, batch_size, None, pipeline)
     with _bar(n_batches, todo, progress) as bar:
         for b in todo:
             done = writer({"batch": np.asarray([b], np.int64)})
@@ -152,7 +155,8 @@ def recommend_all(model_dir: str | Path, out_dir: str | Path, *, k: int = 10, ba
     if not ray.is_initialized():
         raise ConfigError("no Ray session: call ray.init(address) or use shortlist.distributed.connected()")
     model_dir, out = Path(model_dir).resolve(), Path(out_dir).resolve()
-    n_batches, todo = _plan(model_dir, out, k, batch_size, batches)
+    n_batches, todo, pipeline = _plan(model_dir, out, k, batch_size, batches)
+    del pipeline  # the actors load their own
     report = BatchReport(n_batches, 0, 0)
     if not todo:
         return report
