@@ -134,3 +134,25 @@ def test_genuine_repeats_with_distinct_timestamps_are_kept():
     df = pd.DataFrame({"user": [1, 1], "item": [2, 2], "t": [10, 20]})
     inter = Interactions.from_frame(df, user="user", item="item", time="t", weighting="count")
     assert dense(inter).tolist() == [[2.0]]
+
+
+@pytest.mark.parametrize("texts, fmt", [
+    (["2021-02-24 19:41:00", "2020-09-05 08:00:00"], None),  # ISO, inferred
+    (["02/24/2021 19:41", "09/05/2020 08:00"], "%m/%d/%Y %H:%M"),  # month first
+    (["24/02/2021 19:41", "05/09/2020 08:00"], "%d/%m/%Y %H:%M"),  # day first: 24 cannot be a month
+    (["24.02.2021", "05.09.2020"], "%d.%m.%Y"),
+])
+def test_time_text_in_common_formats_reads_as_epoch_seconds(texts, fmt):
+    from datetime import UTC, datetime
+
+    df = pl.DataFrame({"user": [1, 2], "item": [3, 4], "t": texts})
+    inter = Interactions.from_frame(df, user="user", item="item", time="t")
+    parse = (lambda t: datetime.fromisoformat(t)) if fmt is None else (lambda t: datetime.strptime(t, fmt))
+    want = [int(parse(t).replace(tzinfo=UTC).timestamp()) for t in texts]
+    assert inter.timestamp.tolist() == want
+
+
+def test_time_text_in_no_known_format_names_the_formats():
+    df = pl.DataFrame({"user": [1, 2], "item": [3, 4], "t": ["yesterday", "today"]})
+    with pytest.raises(DataError, match=r"time column 't' is neither numeric nor a parsable date.*%m/%d/%Y"):
+        Interactions.from_frame(df, user="user", item="item", time="t")

@@ -278,7 +278,18 @@ def _to_epoch_seconds(col: Any) -> np.ndarray:
     try:
         return col.str.to_datetime().dt.epoch("s").to_numpy().astype(np.int64)
     except Exception as exc:  # polars raises several types for unparsable text
+        for fmt in _DATE_FORMATS:  # the spreadsheet formats ISO inference does not read
+            parsed = col.str.strip_chars().str.to_datetime(format=fmt, strict=False)
+            if parsed.null_count() == col.null_count():
+                return parsed.dt.epoch("s").to_numpy().astype(np.int64)
         raise DataError(
-            f"time column {col.name!r} is neither numeric nor a parsable date ({exc}); "
-            "give seconds since the epoch or ISO dates"
+            f"time column {col.name!r} is neither numeric nor a parsable date ({exc}); give seconds "
+            "since the epoch, ISO dates, or one of " + ", ".join(_DATE_FORMATS)
         ) from exc
+
+
+#: day-first and month-first dates as spreadsheets export them; month-first is tried first (a file
+#: whose days never pass 12 reads as month-first), and the first format that reads every value wins
+_DATE_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M",
+                 "%d/%m/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
+                 "%d-%m-%Y %H:%M:%S", "%d-%m-%Y")
