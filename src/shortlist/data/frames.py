@@ -9,7 +9,7 @@ import polars as pl
 
 from shortlist.errors import DataError
 
-__all__ = ["to_polars", "read_table", "check_table_file", "TEXT_SUFFIXES", "PARQUET_SUFFIXES"]
+__all__ = ["to_polars", "read_table", "sniff_separator", "check_table_file", "TEXT_SUFFIXES", "PARQUET_SUFFIXES"]
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".dat", ".data", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -52,6 +52,21 @@ def check_table_file(path: str | Path) -> Path:
     return path
 
 
+def sniff_separator(path: Path, default: str) -> str:
+    """The separator of a text table: ``default`` unless its first line has none of it but another.
+
+    Spreadsheets in many locales export ``.csv`` with semicolons, and tab-separated files are
+    often saved as ``.csv``; the header line tells which (the candidate found most often wins).
+    """
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    if default in first:
+        return default
+    counts = {c: first.count(c) for c in (",", "\t", ";", "|") if c != default}
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else default
+
+
 def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = True) -> pl.DataFrame:
     """Read CSV / TSV / Parquet by extension (``.csv``, ``.tsv``, ``.dat``, ``.parquet``).
 
@@ -65,7 +80,7 @@ def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = T
             df = pl.read_parquet(path)
         else:
             if sep is None:
-                sep = "\t" if suffix in (".tsv", ".dat", ".data") else ","
+                sep = sniff_separator(path, "\t" if suffix in (".tsv", ".dat", ".data") else ",")
             df = pl.read_csv(path, separator=sep, has_header=has_header, infer_schema_length=10000)
     except pl.exceptions.NoDataError as exc:
         raise DataError(
