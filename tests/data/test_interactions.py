@@ -156,3 +156,13 @@ def test_time_text_in_no_known_format_names_the_formats():
     df = pl.DataFrame({"user": [1, 2], "item": [3, 4], "t": ["yesterday", "today"]})
     with pytest.raises(DataError, match=r"time column 't' is neither numeric nor a parsable date.*%m/%d/%Y"):
         Interactions.from_frame(df, user="user", item="item", time="t")
+
+
+def test_ratings_below_zero_are_shifted_to_weights_from_one_with_a_note():
+    df = pl.DataFrame({"user": [1, 1, 2, 3], "item": [1, 2, 1, 3], "r": [-10.0, 10.0, 0.0, -2.5]})
+    inter = Interactions.from_frame(df, user="user", item="item", rating="r")
+    assert sorted(inter.value.tolist()) == [1.0, 8.5, 11.0, 21.0]  # r + 10 + 1
+    assert inter.load_info["notes"][0].startswith("ratings in 'r' run from -10 to 10: weights are rating - (-10) + 1")
+    # --min-rating reads the scale as given, before the shift
+    liked = Interactions.from_frame(df, user="user", item="item", rating="r", min_rating=0.0)
+    assert sorted(liked.value.tolist()) == [0.0, 10.0]

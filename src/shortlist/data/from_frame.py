@@ -54,6 +54,7 @@ def interactions_from_frame(
     ev, ev_names = _event_types(df, event)
     keys = np.asarray(u_idx, np.int64) * len(items) + np.asarray(i_idx, np.int64)
     if rating:
+        vals = _shift_negative_ratings(vals, rating, notes)
         keep = _latest_rating_per_cell(keys, ts, notes)
         if keep is not None:
             u_idx, i_idx, vals = u_idx[keep], i_idx[keep], vals[keep]
@@ -265,6 +266,21 @@ def _latest_per_cell(keys: np.ndarray, ts: np.ndarray | None) -> np.ndarray:
     keep = np.zeros(keys.size, bool)
     keep[order[last]] = True
     return keep
+
+
+def _shift_negative_ratings(vals: np.ndarray, rating: str, notes: list[str]) -> np.ndarray:
+    """Ratings on a scale below zero (e.g. -10..10), shifted so the lowest weighs 1, with a note.
+
+    Ratings become confidence weights, which cannot be negative; a shift keeps every rated item
+    (a rating is still an interaction) and keeps the order of preference between them.
+    """
+    low = float(np.nanmin(vals)) if vals.size else 0.0
+    if low >= 0:
+        return vals
+    notes.append(f"ratings in {rating!r} run from {low:g} to {float(np.nanmax(vals)):g}: weights are rating "
+                 f"- ({low:g}) + 1, so every rated item counts and higher ratings count more "
+                 "(use --min-rating to keep only the liked ones)")
+    return vals - low + 1.0
 
 
 def _to_epoch_seconds(col: Any) -> np.ndarray:
