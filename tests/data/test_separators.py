@@ -32,3 +32,15 @@ def test_a_single_column_keeps_the_default(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("user\na\n")
     assert sniff_separator(path, ",") == ","
+
+
+def test_spaces_around_header_names_and_text_ids_are_not_part_of_them(tmp_path):
+    from shortlist.data.loading import load_data
+
+    path = tmp_path / "spaced.csv"
+    path.write_text("user, item ,rating\n u1 ,a,5\nu1, b,3\n u2,a ,4\n")
+    assert read_table(path).columns == ["user", "item", "rating"]
+    data = load_data(str(path), columns="user=user,item=item,rating=rating").interactions
+    assert sorted(data.users.ids.tolist()) == ["u1", "u2"]
+    assert sorted(data.items.ids.tolist()) == ["a", "b"]
+    assert data.n_events == 3

@@ -95,6 +95,10 @@ def read_table(path: str | Path, *, sep: str | None = None, has_header: bool = T
         ) from exc
     if not has_header:  # polars versions differ (column_0 vs column_1); fix the 1-based names
         df.columns = [f"column_{i + 1}" for i in range(df.width)]
+    else:  # "user, item" headers: a space after the separator is not part of the name
+        stripped = [c.strip() for c in df.columns]
+        if len(set(stripped)) == len(stripped):
+            df.columns = stripped
     if df.height == 0:
         cols = ", ".join(df.columns)
         raise DataError(

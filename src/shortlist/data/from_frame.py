@@ -47,8 +47,8 @@ def interactions_from_frame(
         df = _drop_low_ratings(df, rating, min_rating, notes)
     if drop_duplicates:
         df = _drop_exact_duplicates(df, cols, notes)
-    users, u_idx = _indexed(df[user].to_numpy(), users, "user")
-    items, i_idx = _indexed(df[item].to_numpy(), items, "item")
+    users, u_idx = _indexed(_id_values(df[user]), users, "user")
+    items, i_idx = _indexed(_id_values(df[item]), items, "item")
     vals = df[strength].cast(float).to_numpy() if strength else None
     ts = _to_epoch_seconds(df[time]) if time else None
     ev, ev_names = _event_types(df, event)
@@ -141,6 +141,15 @@ def _drop_missing(df: Any, cols: list[str], notes: list[str]) -> Any:
         raise DataError(f"every row misses a value (missing: {where}); fill the columns or name others with --columns")
     notes.append(f"dropped {dropped:,} rows with missing values ({_share(dropped, df.height)}; missing: {where})")
     return kept
+
+
+def _id_values(col: Any) -> np.ndarray:
+    """An id column's values; text ids lose surrounding spaces (" 42" and "42" are one id)."""
+    import polars as pl
+
+    if col.dtype == pl.String:
+        col = col.str.strip_chars()
+    return col.to_numpy()
 
 
 def _indexed(values: np.ndarray, vocab: Vocab | None, what: str) -> tuple[Vocab, np.ndarray]:
