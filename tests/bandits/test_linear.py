@@ -100,40 +100,10 @@ def test_lints_learns_and_propensities_track_frequencies():
 
 
 def brute_hybrid(X, F, alpha, steps_rewards, rng):
-    """Li et al. (2010) Algorithm 2, line by line; returns the score matrix at every step."""
-    d, q = X.shape[1], F.shape[1]
-    k = d * q
-    A0, b0 = np.eye(k), np.zeros(k)
-    A = [np.eye(d) for _ in F]
-    B = [np.zeros((d, k)) for _ in F]
-    b = [np.zeros(d) for _ in F]
-    all_scores, chosen = [], []
-    for t, x in enumerate(X):
-        A0i = np.linalg.inv(A0)
-        beta = A0i @ b0
-        p = np.empty(len(F))
-        for a in range(len(F)):
-            z = np.outer(x, F[a]).reshape(-1)
-            Ai = np.linalg.inv(A[a])
-            theta = Ai @ (b[a] - B[a] @ beta)
-            s = (z @ A0i @ z - 2 * z @ A0i @ B[a].T @ Ai @ x + x @ Ai @ x
-                 + x @ Ai @ B[a] @ A0i @ B[a].T @ Ai @ x)
-            p[a] = z @ beta + x @ theta + alpha * np.sqrt(s)
-        a = int(np.argmax(p))
-        all_scores.append(p)
-        chosen.append(a)
-        r = steps_rewards[t, a]
-        z = np.outer(x, F[a]).reshape(-1)
-        Ai = np.linalg.inv(A[a])
-        A0 += B[a].T @ Ai @ B[a]
-        b0 += B[a].T @ Ai @ b[a]
-        A[a] += np.outer(x, x)
-        B[a] += np.outer(x, z)
-        b[a] += r * x
-        Ai = np.linalg.inv(A[a])
-        A0 += np.outer(z, z) - B[a].T @ Ai @ B[a]
-        b0 += r * z - B[a].T @ Ai @ b[a]
-    return np.array(all_scores), np.array(chosen)
+    """Li et al. (2010) Algorithm 2, line by line, with fixed arm features; the score matrix at every step."""
+    from tests.bandits.test_linucb_request_features import brute_hybrid_per_step
+
+    return brute_hybrid_per_step(X, np.broadcast_to(F, (len(X), *F.shape)), alpha, steps_rewards)
 
 
 def test_linucb_hybrid_equals_algorithm_2():
