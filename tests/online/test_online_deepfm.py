@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from shortlist.data import Vocab
 from shortlist.errors import ConfigError
 from shortlist.online.embeddings import CollisionlessTable, TableConfig
 from shortlist.online.event_log import LoggedEvent
@@ -140,25 +141,12 @@ def test_snapshot_and_restore_mid_stream_equals_an_uninterrupted_run(tmp_path, h
         np.testing.assert_array_equal(getattr(resumed.model.table, name), getattr(whole.model.table, name))
 
 
-class FakeVocab:
-    """Item index -> raw id, as a pipeline's ``items_`` answers it."""
-
-    def __init__(self, ids: list) -> None:
-        self.ids = np.asarray(ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def lookup(self, idx: np.ndarray) -> np.ndarray:
-        return self.ids[idx]
-
-
 def test_serving_scores_with_the_synced_dense_params(tmp_path):
     stream = ListStream(events(2000, seed=1))
     trainer = OnlineTrainer(stream, tmp_path, TrainerConfig(**CONFIG))  # fields user, item
     reader = OnlineModelReader(tmp_path / "sync")
     scorer = OnlineScorer()
-    scorer.attach(reader, FakeVocab([str(i) for i in range(40)]))
+    scorer.attach(reader, Vocab([str(i) for i in range(40)]))
     items = np.arange(40)
     probe = trainer.model.keys({"user": ["3"] * 40, "item": [str(i) for i in items]})
     trainer.step()

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 
+from shortlist.data import Vocab
 from shortlist.errors import ConfigError
 from shortlist.online.event_log import LoggedEvent
 from shortlist.online.training import ListStream, OnlineModelReader, OnlineTrainer, SqliteStream, TrainerConfig
@@ -21,19 +22,6 @@ CONFIG = {"lr": 0.3, "batch_size": 16, "table": {"dim": 4, "max_rows": 1000, "ad
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return np.log(p / (1 - p))
-
-
-class FakeVocab:
-    """Item index -> raw id, as a pipeline's ``items_`` answers it."""
-
-    def __init__(self, ids: list) -> None:
-        self.ids = np.asarray(ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def lookup(self, idx: np.ndarray) -> np.ndarray:
-        return self.ids[idx]
 
 
 def test_a_click_trained_online_moves_that_item_to_the_top_over_http(tmp_path):
@@ -82,7 +70,7 @@ def test_stage_scores_are_the_served_logits_and_stacking_adds_the_previous_score
     trainer.publish()
     reader = OnlineModelReader(tmp_path / "sync")
     reader.refresh()
-    vocab = FakeVocab([5, 4, 3, 2, 1, 0])  # pipeline index -> raw id, not the identity
+    vocab = Vocab([5, 4, 3, 2, 1, 0])  # pipeline index -> raw id, not the identity
     items = np.array([0, 2, 5])
     expected = logit(trainer.model.predict(trainer.model.keys({"user": ["2"] * 3, "item": ["5", "3", "0"]})))
     plain = OnlineScorer()
@@ -107,7 +95,7 @@ def test_a_request_is_scored_by_one_whole_version_while_the_reader_swaps(tmp_pat
                                                                           "idle_close": False}))
     reader = OnlineModelReader(tmp_path / "sync")
     scorer = OnlineScorer()
-    scorer.attach(reader, FakeVocab(list(range(23))))
+    scorer.attach(reader, Vocab(list(range(23))))
     items = np.arange(23)
     probe = trainer.model.keys({"user": ["7"] * 23, "item": [str(i) for i in items]})
     expected, seen, done = {}, [], threading.Event()
