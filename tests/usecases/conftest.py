@@ -9,19 +9,27 @@ from shortlist.pipeline import Pipeline
 from shortlist.pipeline.usecases import load_usecase, usecase_config_path
 
 
+def fitted_preset(name: str, seed: int) -> tuple:
+    """(world, dataset, the preset's pipeline fitted on it) for use case ``name`` at the tiny size."""
+    ucw = usecase_world(name, size="tiny", seed=seed)
+    ds = ucw.dataset()
+    _, spec = load_usecase(usecase_config_path(name))
+    return ucw, ds, Pipeline(spec).fit(ds, progress=False)
+
+
 @pytest.fixture(scope="session")
 def delivery():
     """(world, dataset, fitted delivery pipeline) at the tiny size."""
-    ucw = usecase_world("delivery", size="tiny", seed=1)
-    ds = ucw.dataset()
-    _, spec = load_usecase(usecase_config_path("delivery"))
-    return ucw, ds, Pipeline(spec).fit(ds, progress=False)
+    return fitted_preset("delivery", seed=1)
 
 
 @pytest.fixture(scope="session")
 def social():
     """(world, dataset, fitted social pipeline) at the tiny size."""
-    ucw = usecase_world("social", size="tiny", seed=2)
-    ds = ucw.dataset()
-    _, spec = load_usecase(usecase_config_path("social"))
-    return ucw, ds, Pipeline(spec).fit(ds, progress=False)
+    return fitted_preset("social", seed=2)
+
+
+@pytest.fixture(scope="session")
+def news():
+    """(world, dataset, fitted news pipeline) at the tiny size."""
+    return fitted_preset("news", seed=4)

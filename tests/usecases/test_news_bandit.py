@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shortlist.data.world.usecases import usecase_world
 from shortlist.errors import ConfigError
-from shortlist.pipeline import Pipeline
-from shortlist.pipeline.usecases import load_usecase, usecase_config_path
+from shortlist.pipeline.usecases import load_usecase
 from shortlist.pipeline.usecases.arm_features import arm_feature_names, request_arm_features
 from shortlist.pipeline.usecases.policies import BanditPolicy
 from shortlist.pipeline.usecases.spec import BanditSpec
@@ -62,14 +60,6 @@ def test_good_bandit_settings_load(tmp_path):
     usecase, _ = load_usecase(_spec_file(tmp_path, 'arm_features = ["stage_score", "age"], slots = 3'))
     assert usecase.bandit.arm_features == ["stage_score", "age"] and usecase.bandit.slots == 3
     assert BanditSpec().arm_features == ["topic"] and BanditSpec().slots is None  # the earlier bandit
-
-
-@pytest.fixture(scope="module")
-def news():
-    ucw = usecase_world("news", size="tiny", seed=4)
-    ds = ucw.dataset()
-    _, spec = load_usecase(usecase_config_path("news"))
-    return ucw, ds, Pipeline(spec).fit(ds, progress=False)
 
 
 @pytest.mark.parametrize("slots", [None, 3])
