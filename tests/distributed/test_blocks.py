@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shortlist.distributed.blocks import block_rows, build_side, traffic
+from shortlist.distributed.blocks import block_rows, build_side, minimum_rows, traffic
 from shortlist.models.als import ALS
 
 
@@ -28,15 +28,22 @@ def test_blocks_rebuild_every_cell_of_the_matrix(skewed, n_blocks):
         np.testing.assert_array_equal(blk.reg, reg[rows])
 
 
-def test_traffic_is_the_minimum_plus_the_gramians(skewed):
-    m = skewed.matrix.tocsr()
-    n_blocks, f = 3, 8
+def both_sides(m, n_blocks: int) -> tuple[list, list]:
+    """(user blocks, item blocks) of binary matrix ``m``, unit confidences and regularisation."""
     ones = np.ones(m.nnz, np.float32)
     users = build_side(m.indptr.astype(np.int64), m.indices, ones, np.ones(m.shape[0], np.float32), m.shape[1],
                        n_blocks)
     mt = m.T.tocsr()
     items = build_side(mt.indptr.astype(np.int64), mt.indices, ones, np.ones(m.shape[1], np.float32), m.shape[0],
                        n_blocks)
+    return users, items
+
+
+def test_traffic_is_the_minimum_plus_the_gramians(skewed):
+    m = skewed.matrix.tocsr()
+    n_blocks, f = 3, 8
+    users, items = both_sides(m, n_blocks)
+    mt = m.T.tocsr()
     t = traffic(users, items, m.shape[0], m.shape[1], f)
     # the minimum, from the matrix alone: distinct items per user block + distinct users per item block
     want = sum(np.unique(m[block_rows(m.shape[0], n_blocks, b)].indices).size
@@ -48,15 +55,8 @@ def test_traffic_is_the_minimum_plus_the_gramians(skewed):
 
 @pytest.mark.parametrize("n_blocks", [1, 3, 4])
 def test_minimum_rows_of_the_modulo_layout_equal_its_traffic_minimum(skewed, n_blocks):
-    from shortlist.distributed.blocks import minimum_rows
-
     m = skewed.matrix.tocsr()
-    ones = np.ones(m.nnz, np.float32)
-    users = build_side(m.indptr.astype(np.int64), m.indices, ones, np.ones(m.shape[0], np.float32), m.shape[1],
-                       n_blocks)
-    mt = m.T.tocsr()
-    items = build_side(mt.indptr.astype(np.int64), mt.indices, ones, np.ones(m.shape[1], np.float32), m.shape[0],
-                       n_blocks)
+    users, items = both_sides(m, n_blocks)
     to_blocks, across = minimum_rows(m, np.arange(m.shape[0]) % n_blocks, np.arange(m.shape[1]) % n_blocks)
     assert to_blocks * 4 * 8 == traffic(users, items, m.shape[0], m.shape[1], 8).minimum
     assert across <= to_blocks and (across == 0) == (n_blocks == 1)
@@ -65,8 +65,6 @@ def test_minimum_rows_of_the_modulo_layout_equal_its_traffic_minimum(skewed, n_b
 def test_minimum_rows_brute_force_and_a_colocated_layout():
     """Two communities: blocks that follow them move no row across; modulo blocks move many."""
     import scipy.sparse as sp
-
-    from shortlist.distributed.blocks import minimum_rows
 
     rng = np.random.default_rng(0)
     rows, cols = [], []
