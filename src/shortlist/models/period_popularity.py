@@ -65,12 +65,12 @@ class PeriodPopularity(Recommender):
         counts = sp.csr_matrix((np.ones(len(key), np.float32), (per, item)), shape=(n_periods, n_items))
         h = sp.csr_matrix((np.ones(len(key), np.float32), (user, per)), shape=(n_users, n_periods)).toarray()
         h /= np.maximum(h.sum(axis=1, keepdims=True), 1.0)
+        dense = counts.toarray()
         self.edges_ = edges
-        self.smoothed_ = (self._kernel(n_periods) @ counts.toarray()).astype(np.float32)
+        self.smoothed_ = (self._kernel(n_periods) @ dense).astype(np.float32)
         self.user_periods_ = h.astype(np.float32)
         # an item's share of its events per period: the periods of a history's items
-        item_counts = counts.toarray().T
-        self.item_periods_ = (item_counts / np.maximum(item_counts.sum(axis=1, keepdims=True), 1.0)).astype(np.float32)
+        self.item_periods_ = (dense / np.maximum(dense.sum(axis=0, keepdims=True), 1.0)).T.astype(np.float32)
 
     def _kernel(self, n_periods: int) -> np.ndarray:
         """Gaussian smoothing over period distance, each row summing to one."""
