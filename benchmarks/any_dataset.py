@@ -8,7 +8,7 @@ The tuner sees only validation folds carved out of the training part; ndcg@10 is
 measured on the test part after the rules (the final list).
 
 The peers are the single models the tuner tuned on those very folds: EASE, ALS, item-kNN,
-graph filter and popularity. Each is refitted with the tuner's best settings
+graph filter, WARP and popularity. Each is refitted with the tuner's best settings
 (``pipeline.tuning_.models[...].best_params``; the weighting the tuner chose, if any, applied
 to the training part) on the SAME outer training split and scored by the same evaluator in
 the same run. A model the tuner skipped (memory, or one fit over its share of the budget) is
@@ -77,7 +77,7 @@ DATASETS: dict[str, str] = {
 }
 #: the single models compared: (model name in configs/default.toml, label)
 SINGLES: list[tuple[str, str]] = [("ease", "EASE"), ("als", "ALS"), ("itemknn", "item-kNN"),
-                                  ("gf", "graph filter"), ("pop", "popularity")]
+                                  ("gf", "graph filter"), ("warp", "WARP"), ("pop", "popularity")]
 
 
 def log(line: str) -> None:

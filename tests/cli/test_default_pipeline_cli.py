@@ -58,7 +58,7 @@ def test_train_without_config_saves_the_tuned_pipeline_and_its_report(ratings_cs
     assert code == 0, err
     assert "trained pipeline 'default'" in out and "tuning report" in out
     report = json.loads((out_dir / "tuning" / "report.json").read_text())
-    assert {m["name"] for m in report["models"]} == {"pop", "itemknn", "ease", "als", "gf", "sess"}
+    assert {m["name"] for m in report["models"]} == {"pop", "itemknn", "ease", "als", "gf", "sess", "warp"}
     meta = json.loads((out_dir / "pipeline.json").read_text())
     assert meta["spec"]["tuning"]["budget"] == 0 and meta["tuning"]["chosen"]["models"]
     assert [o["name"] for o in meta["omitted"]] == ["trending", "content", "friends"]

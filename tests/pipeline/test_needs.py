@@ -37,8 +37,8 @@ def test_default_spec_on_plain_interactions_leaves_out_exactly_what_needs_more()
         "source 'friends' left out: no social graph in the data",
     ]
     # session EASE runs on row order, so every model stays
-    assert set(spec.models) == {"pop", "itemknn", "ease", "als", "gf", "sess"}
-    assert [s.name for s in spec.sources] == ["ease", "als", "itemknn", "gf", "sess", "popular"]
+    assert set(spec.models) == {"pop", "itemknn", "ease", "als", "gf", "sess", "warp"}
+    assert [s.name for s in spec.sources] == ["ease", "als", "itemknn", "gf", "sess", "warp", "popular"]
 
 
 def test_with_timestamps_trending_stays():
@@ -142,11 +142,25 @@ def test_a_200k_item_catalog_leaves_out_the_dense_models_with_their_memory_need(
     pipe = Pipeline.from_toml(default_config_path())
     omitted = pipe.plan(Dataset("big", data))
     assert {o.name for o in omitted if o.component == "model"} == {"ease", "gf", "sess"}
-    assert {s.name for s in pipe.spec.sources} == {"als", "itemknn", "popular"}
+    assert {s.name for s in pipe.spec.sources} == {"als", "itemknn", "warp", "popular"}
 
 
 def test_cost_estimates_grow_with_the_data():
     small, big = block_interactions(40, 30), block_interactions(200, 300)
-    for kind in ("ease", "item-knn", "als", "graph-filter"):
+    for kind in ("ease", "item-knn", "als", "graph-filter", "warp"):
         a, b = estimate_cost(kind, {}, small), estimate_cost(kind, {}, big)
         assert b.bytes > a.bytes and b.seconds > a.seconds, kind
+
+
+def test_sgd_cost_follows_its_epochs_factors_and_threads():
+    data = block_interactions(200, 300)
+    base = estimate_cost("warp", {"num_threads": 1, "epochs": 20, "factors": 32}, data)
+    assert "32 factors x 20 epochs" in base.why
+    assert estimate_cost("warp", {"num_threads": 1, "epochs": 40, "factors": 32}, data).seconds == \
+        pytest.approx(2 * base.seconds)
+    assert estimate_cost("warp", {"num_threads": 1, "epochs": 20, "factors": 64}, data).seconds == \
+        pytest.approx(2 * base.seconds)
+    assert estimate_cost("warp", {"num_threads": 2, "epochs": 20, "factors": 32}, data).seconds == \
+        pytest.approx(base.seconds / 2)
+    # the preset's own epochs (56) and factors (64) where none are given
+    assert "64 factors x 56 epochs" in estimate_cost("warp", {}, data).why

@@ -67,9 +67,10 @@ def test_report_holds_every_trial_and_the_best_settings(tuned):
     pipe, folder, logged = tuned
     report = pipe.tuning_
     by_name = {m.name: m for m in report.models}
-    assert set(by_name) == {"pop", "itemknn", "ease", "als", "gf", "sess"}
+    assert set(by_name) == {"pop", "itemknn", "ease", "als", "gf", "sess", "warp"}
     assert len(by_name["pop"].trials) == 1  # nothing to tune
-    for name in ("itemknn", "ease", "als", "gf", "sess"):
+    assert by_name["warp"].best_params["num_threads"] == 1  # declared, so not searched
+    for name in ("itemknn", "ease", "als", "gf", "sess", "warp"):
         m = by_name[name]
         assert len(m.trials) == 3, name
         complete = [t for t in m.trials if t["state"] == "complete"]

@@ -28,6 +28,9 @@ _DENSE_FLOPS = 9e10
 _SPARSE_OPS = 4e7
 #: multiply-adds/s of the ALS conjugate-gradient sweeps (MovieLens latest-small, 64 factors: 0.14 s)
 _ALS_OPS = 4e9
+#: positive x factor x epoch updates/s of one SGD thread on a 2,000-item catalog; WARP samples
+#: more negatives per positive in larger ones (MovieLens 100K: 5.4 s, Yelp's 20k items: 38 s)
+_SGD_OPS = 5e7
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,13 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
         per_iter = nnz * f * 4 + (n_users + n_items) * f * f * 3
         return Cost(int((n_users + n_items) * f * 12 + nnz * 16), iters * per_iter / _ALS_OPS,
                     f"{f} factors x {iters} iterations")
+    if kind in ("warp", "bpr", "sgd-mf", "mf-mse", "mf-logistic"):
+        p = {**_signature_defaults(kind), **params}
+        f, epochs = int(p["factors"]), int(p["epochs"])
+        threads = int(p["num_threads"]) or os.cpu_count() or 1
+        rate = _SGD_OPS * min(1.0, 2000.0 / max(n_items, 1)) ** (1 / 3) * threads
+        return Cost(int((n_users + n_items) * f * 12 + nnz * 24), epochs * nnz * f / rate,
+                    f"{f} factors x {epochs} epochs of SGD")
     if kind == "period-popularity":
         # dense periods x items counts and their smoothing, plus each user's and item's periods
         b = int(params.get("bins", 64)) + 1
@@ -78,6 +88,16 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
                     f"{b} periods x {n_items:,} items")
     # popularity, trending and the like: one pass over the events
     return Cost(int(nnz * 16 + n_items * 16), nnz / 5e7, "one pass over the events")
+
+
+def _signature_defaults(kind: str) -> dict[str, Any]:
+    """Model ``kind``'s hyperparameter defaults (a preset's, where the kind is one)."""
+    import inspect
+
+    from shortlist.models.registry import model_class
+
+    sig = inspect.signature(model_class(kind).__init__)
+    return {k: v.default for k, v in sig.parameters.items() if v.default is not inspect.Parameter.empty}
 
 
 def _proc_bytes(path: str, key: str) -> int | None:

@@ -38,6 +38,10 @@ def model_space(kind: str, facts: DataFacts) -> dict[str, tuple[Any, ...]]:
         gf_factors = [f for f in (8, 16, 32, 64, 128, 256) if f < small] or [1]
         return {"factors": ("choice", gf_factors), "ideal_weight": ("log", 0.01, 3.0),
                 "sharpen": ("float", 0.0, 1.0)}
+    if kind in ("warp", "bpr"):
+        # regularization stays at the preset's: its default 0 lies outside any log range
+        return {"factors": ("choice", factors[:4]), "learning_rate": ("log", 0.005, 0.1),
+                "epochs": ("int_log", 10, 100)}
     if kind == "period-popularity":
         return {"bins": ("choice", [16, 64, 256]), "bandwidth": ("log", 0.25, 16.0)}
     if kind == "popularity":
