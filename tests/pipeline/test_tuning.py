@@ -189,3 +189,29 @@ def test_memory_is_sized_for_the_costliest_corner_of_a_space():
     data = block_interactions(40, 30)
     # sharpening holds one more n x n matrix: the corner costs more than the default
     assert estimate_cost("graph-filter", corner, data).bytes > estimate_cost("graph-filter", {}, data).bytes
+
+
+def test_an_auto_budget_below_its_cap_skips_no_model_for_time(monkeypatch):
+    from shortlist.pipeline.resources import Cost
+    from shortlist.pipeline.tuning import tuner as tuner_module
+
+    seconds = {"ease": 60.0, "gf": 30.0}  # the rest: 2 s each
+
+    def fake_cost(kind, params, data):
+        return Cost(10**6, seconds.get({"graph-filter": "gf"}.get(kind, kind), 2.0), "a test cost")
+
+    monkeypatch.setattr(tuner_module, "estimate_cost", fake_cost)
+    data = Dataset("d", timed_blocks())
+    models = load_spec(default_config_path()).models
+    pipe = Pipeline(quick_spec(budget="auto"))
+    auto = tuner_module._Tuner(pipe, data, None, False, None, None)
+    # three fits of every model: 3 x (60 + 30 + 5 x 2) = 300 s; EASE's even share is 300 x 0.6 / 7 = 26 s
+    assert auto.budget == pytest.approx(300.0) and auto.affords_every_fit
+    assert auto.skips(models, data.interactions) == {}
+    given = tuner_module._Tuner(pipe, data, 300.0, False, None, None)  # the same seconds, given by hand
+    skipped = given.skips(models, data.interactions)
+    assert set(skipped) == {"ease"} and "over its 26 s share of the tuning budget" in skipped["ease"]
+    seconds["ease"] = 400.0  # three fits of each would pass the 600 s cap: the time rule is back
+    capped = tuner_module._Tuner(pipe, data, None, False, None, None)
+    assert capped.budget == 600.0 and not capped.affords_every_fit
+    assert set(capped.skips(models, data.interactions)) == {"ease"}

@@ -89,6 +89,9 @@ class _Tuner:
         self.ts = self.spec.tuning
         self.k, self.metric = self.spec.k, self.ts.metric
         budget = self.ts.budget_seconds if budget is None else (None if budget == "auto" else budget)
+        #: an "auto" budget below its cap is sized to afford three fits of every model: none is
+        #: then skipped for time (set by ``_auto_budget``)
+        self.affords_every_fit = False
         self.budget = self._auto_budget() if budget is None else float(budget)
         self.progress, self.log = progress, log or (lambda line: None)
         self.storage_dir = Path(storage_dir) if storage_dir is not None else None
@@ -99,7 +102,10 @@ class _Tuner:
         data = self.dataset.interactions
         fits = [estimate_cost(ms.kind, ms.params, data) for ms in self.spec.models.values()]
         limit = self.memory_limit()
-        return auto_budget(data.nnz, sum(c.seconds for c in fits if c.bytes <= limit))
+        one_fit_each = sum(c.seconds for c in fits if c.bytes <= limit)
+        budget = auto_budget(data.nnz, one_fit_each)
+        self.affords_every_fit = budget >= 3.0 * one_fit_each
+        return budget
 
     def elapsed(self) -> float:
         """Seconds since tuning started (budgets are checked against it, except with fixed trials)."""
@@ -139,7 +145,12 @@ class _Tuner:
         return self.ts.max_memory_gb * 1e9 if self.ts.max_memory_gb else 0.7 * available_memory_bytes()
 
     def skips(self, models: dict[str, Any], train: Any) -> dict[str, str]:
-        """Models that would not fit in memory, or whose one fit would take most of their budget share."""
+        """Models that would not fit in memory, or whose one fit would take most of their budget share.
+
+        The time rule applies to a given budget, and to an "auto" one held at its cap; below the
+        cap, "auto" was sized to afford every model (one more cheap model in the spec must not
+        push a costly one out).
+        """
         limit = self.memory_limit()
         share = self.budget * MODEL_SHARE / max(1, len(models))
         out = {}
@@ -148,7 +159,7 @@ class _Tuner:
             if cost.bytes > limit:
                 out[name] = (f"needs {cost.describe()}; {limit / 1e9:.1f} GB may be used "
                              f"(set [tuning] max_memory_gb to change)")
-            elif cost.seconds > _SKIP_FACTOR * share and cost.seconds > 5:
+            elif not self.affords_every_fit and cost.seconds > _SKIP_FACTOR * share and cost.seconds > 5:
                 out[name] = f"needs {cost.describe()}, over its {share:.0f} s share of the tuning budget"
         return out
 
