@@ -264,3 +264,13 @@ def test_movielens_100k_ndcg():
     data = Interactions.from_frame(frame, weighting="binary")
     result = evaluate_protocol(WARP(num_threads=2), data, "random-holdout:0.25", seed=42, k=10)
     assert result["ndcg@10"] >= 0.40
+
+
+def test_model_defaults_are_the_presets_own():
+    from shortlist.models.registry import model_defaults
+
+    warp, engine = model_defaults("warp"), model_defaults("sgd-mf")
+    assert (warp["epochs"], warp["learning_rate"], warp["max_sampled"]) == (56, 0.02, 100)
+    assert (engine["epochs"], engine["learning_rate"], engine["loss"]) == (30, 0.05, "bpr")
+    assert "loss" not in warp  # fixed by the preset, not a hyperparameter
+    assert create_model("warp", {}).epochs == warp["epochs"]

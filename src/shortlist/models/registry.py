@@ -8,7 +8,8 @@ from typing import Any
 from shortlist.core.parameters import params_model, validate_params
 from shortlist.core.registry import Extra, Registry
 
-__all__ = ["MODELS", "register", "model_class", "create_model", "available_models", "parse_param_value"]
+__all__ = ["MODELS", "register", "model_class", "model_defaults", "create_model", "available_models",
+           "parse_param_value"]
 
 #: model names -> classes. Models with optional dependencies (torch) live in ``shortlist.neural``:
 #: plugin discovery by name - the one upward reference tests/test_layering.py allows: models
@@ -30,6 +31,14 @@ def available_models() -> list[str]:
 def model_class(name: str) -> type:
     """The class registered under ``name``."""
     return MODELS.get_class(name)
+
+
+def model_defaults(name: str) -> dict[str, Any]:
+    """The default of every hyperparameter of model ``name`` (a preset's own, where it is one)."""
+    import inspect
+
+    params = inspect.signature(model_class(name).__init__).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def parse_param_value(raw: Any, default: Any) -> Any:

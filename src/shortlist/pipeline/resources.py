@@ -19,6 +19,7 @@ import numpy as np
 from shortlist.data.interactions import Interactions
 from shortlist.models.ease import ease_memory_bytes
 from shortlist.models.graph_filter import graph_filter_memory_bytes
+from shortlist.models.registry import model_defaults
 
 __all__ = ["Cost", "available_memory_bytes", "estimate_cost", "memory_skips", "own_memory_guard", "peak_memory_bytes"]
 
@@ -75,7 +76,7 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
         return Cost(int((n_users + n_items) * f * 12 + nnz * 16), iters * per_iter / _ALS_OPS,
                     f"{f} factors x {iters} iterations")
     if kind in ("warp", "bpr", "sgd-mf", "mf-mse", "mf-logistic"):
-        p = {**_signature_defaults(kind), **params}
+        p = {**model_defaults(kind), **params}
         f, epochs = int(p["factors"]), int(p["epochs"])
         threads = int(p["num_threads"]) or os.cpu_count() or 1
         rate = _SGD_OPS * min(1.0, 2000.0 / max(n_items, 1)) ** (1 / 3) * threads
@@ -88,16 +89,6 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
                     f"{b} periods x {n_items:,} items")
     # popularity, trending and the like: one pass over the events
     return Cost(int(nnz * 16 + n_items * 16), nnz / 5e7, "one pass over the events")
-
-
-def _signature_defaults(kind: str) -> dict[str, Any]:
-    """Model ``kind``'s hyperparameter defaults (a preset's, where the kind is one)."""
-    import inspect
-
-    from shortlist.models.registry import model_class
-
-    sig = inspect.signature(model_class(kind).__init__)
-    return {k: v.default for k, v in sig.parameters.items() if v.default is not inspect.Parameter.empty}
 
 
 def _proc_bytes(path: str, key: str) -> int | None:
@@ -159,11 +150,7 @@ def memory_skips(models: dict[str, Any], data: Interactions, limit_bytes: float 
 
 def own_memory_guard(kind: str, params: dict[str, Any]) -> float | None:
     """The model's own ``max_memory_gb`` (given or default), if it has one."""
-    import inspect
-
-    from shortlist.models.registry import model_class
-
-    sig = inspect.signature(model_class(kind).__init__).parameters
-    if "max_memory_gb" not in sig:
+    defaults = model_defaults(kind)
+    if "max_memory_gb" not in defaults:
         return None
-    return float(params.get("max_memory_gb", sig["max_memory_gb"].default))
+    return float(params.get("max_memory_gb", defaults["max_memory_gb"]))

@@ -10,7 +10,7 @@ import numpy as np
 
 from shortlist.data.facts import DataFacts
 from shortlist.errors import ConfigError, ShortlistError
-from shortlist.models.registry import create_model
+from shortlist.models.registry import create_model, model_defaults
 from shortlist.pipeline.resources import estimate_cost, own_memory_guard
 from shortlist.pipeline.spec import PipelineSpec
 from shortlist.pipeline.tuning.folds import Fold, score_model
@@ -208,16 +208,12 @@ def _short(v: Any) -> str:
 
 def _defaults_in_space(kind: str, space: dict[str, tuple[Any, ...]]) -> dict[str, Any] | None:
     """The model's own defaults as a first trial, where they lie inside the space."""
-    import inspect
-
-    from shortlist.models.registry import model_class
-
-    sig = inspect.signature(model_class(kind).__init__)
+    defaults = model_defaults(kind)
     out = {}
     for key, dist in space.items():
-        if key not in sig.parameters:
+        if key not in defaults:
             return None
-        value = sig.parameters[key].default
+        value = defaults[key]
         if dist[0] == "choice":
             if value not in dist[1]:
                 return None
