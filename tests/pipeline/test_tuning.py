@@ -30,8 +30,8 @@ def quick_spec(**tuning):
 
 def test_auto_budget_grows_with_the_data_within_bounds():
     assert auto_budget(1_000) == 8.0
-    assert auto_budget(75_000) == 150.0
-    assert auto_budget(75_000, one_fit_each=120.0) == 360.0  # three fits of each model
+    assert auto_budget(75_000) == 375.0
+    assert auto_budget(75_000, one_fit_each=150.0) == 450.0  # three fits of each model
     assert auto_budget(10_000_000) == 600.0
 
 
@@ -123,16 +123,62 @@ def test_budget_zero_fits_the_default_spec_as_declared():
 
 
 def test_auto_weighting_is_chosen_on_validation():
-    base = timed_blocks()
-    ratings = np.random.default_rng(3).integers(1, 6, base.n_events).astype(np.float32)
-    data = Interactions(base.users, base.items, base.user_index, base.item_index, ratings, base.timestamp,
-                        weighting="value")
+    data = rated_blocks()
     pipe = Pipeline(quick_spec(final_stages=["linear"]))
     fit_tuned(pipe, Dataset("r", data, info={"values": "ratings", "weighting": "auto"}))
     w = pipe.tuning_.weighting
     assert set(w["scores"]) == {"binary", "value", "log", "threshold:3"}  # median rating 3
     assert w["chosen"] == max(w["scores"], key=w["scores"].get)
     assert pipe.dataset_.interactions.weighting.kind == w["chosen"]
+
+
+def rated_blocks() -> Interactions:
+    base = timed_blocks()
+    ratings = np.random.default_rng(3).integers(1, 6, base.n_events).astype(np.float32)
+    return Interactions(base.users, base.items, base.user_index, base.item_index, ratings, base.timestamp,
+                        weighting="value")
+
+
+def test_the_weighting_is_chosen_unless_the_caller_named_one(tmp_path):
+    from shortlist.data.loading import load_data
+    from shortlist.pipeline.tuning import tuner as tuner_module
+
+    data = rated_blocks()
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\n" + "".join(
+        f"{data.users.ids[u]},{data.items.ids[i]},{r:g}\n"
+        for u, i, r in zip(data.user_index, data.item_index, data.value)))
+    pipe = Pipeline(quick_spec(final_stages=["linear"]))
+    cols = "user=user,item=item,rating=rating"
+    # loaded with its default weighting: ratings give cells five values, the tuner compares
+    default = tuner_module._Tuner(pipe, load_data(path, columns=cols), 100.0, False, None, None)
+    assert default.weighting_options() == ["binary", "value", "log", "threshold:3"]
+    # a weighting named by the caller is kept
+    named = tuner_module._Tuner(pipe, load_data(path, columns=cols, weighting="log"), 100.0, False, None, None)
+    assert named.dataset.info["weighting"] == "log" and named.weighting_options() == []
+    # every cell weighs 1 (no values, no repeats): nothing to choose
+    path.write_text("user,item\n" + "".join(f"{data.users.ids[u]},{data.items.ids[i]}\n"
+                                            for u, i in zip(data.user_index, data.item_index)))
+    plain = tuner_module._Tuner(pipe, load_data(path, columns="user=user,item=item"), 100.0, False, None, None)
+    assert plain.weighting_options() == []
+
+
+def test_the_weighting_probe_is_a_model_whose_fits_the_budget_affords(monkeypatch):
+    from shortlist.pipeline.resources import Cost
+    from shortlist.pipeline.tuning import tuner as tuner_module
+
+    seconds = {"ease": 20.0, "als": 1.0}
+    monkeypatch.setattr(tuner_module, "estimate_cost",
+                        lambda kind, params, data: Cost(10**6, seconds.get(kind, 0.5), "a test cost"))
+    models = load_spec(default_config_path()).models
+    data = Dataset("r", rated_blocks(), info={"values": "ratings"})
+    options = ["binary", "value", "log"]
+    pipe = Pipeline(quick_spec())
+    assert tuner_module._Tuner(pipe, data, 600.0, False, None, None).weighting_probe(models, options) == "ease"
+    # three EASE fits (60 s) are over a tenth of a 300 s budget: ALS compares the weightings
+    assert tuner_module._Tuner(pipe, data, 300.0, False, None, None).weighting_probe(models, options) == "als"
+    only = {n: models[n] for n in ("ease", "pop")}  # neither ALS nor item-kNN: the cheapest model
+    assert tuner_module._Tuner(pipe, data, 300.0, False, None, None).weighting_probe(only, options) == "pop"
 
 
 def rows_for(scores_by_user, relevant_by_user, n_items=10, names=("a", "b")):

@@ -29,7 +29,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool = True
                              "weight=... (counts), time=...,event=...]")
     parser.add_argument("--weighting", metavar="SCHEME",
                         help="binary | count | value | log | threshold:T | time-decay:HALF_LIFE_S "
-                             "| auto (default: the dataset's own; repeated rows count)")
+                             "| auto (default: the dataset's own, repeated rows counting; when the "
+                             "pipeline tunes, it picks the weighting that scores best on validation "
+                             "unless one is named here)")
     parser.add_argument("--no-header", action="store_true",
                         help="the table file has no header row; name columns by position in --columns "
                              "(user=1,item=2) or as column_1, column_2, ... (a first row of numbers only is "

@@ -63,7 +63,7 @@ class Dataset:
         if self.social is not None:
             out["social_edges"] = int(self.social.nnz)
         out.update(self.info)
-        if requested is not None:  # e.g. "auto": say what is in use until a tuner picks one
+        if requested is not None and requested != str(it.weighting):  # "auto": what is in use until tuned
             out["weighting"] = f"{requested} (now {it.weighting})"
         return out
 

@@ -87,9 +87,12 @@ def load_data(
     - a ``user item item ...`` text file (one user per line, no header): without ``columns``.
 
     Then ``min_rating`` drops rows rated below it (first of all, for table files) and
-    ``k_core`` keeps the k-core. ``weighting="auto"`` loads with the default weighting and
-    sets ``info["weighting"] = "auto"`` for a tuner to choose. The result's ``info`` always
-    has ``values``, ``time`` and ``notes`` (see :meth:`Dataset.record_load_facts`).
+    ``k_core`` keeps the k-core. Without ``weighting`` (or with ``"auto"``) the data loads
+    with its default weighting, which a tuner may replace by the one that scores best on
+    validation; ``"auto"`` also records ``info["weighting"] = "auto"``. A scheme given by name
+    is recorded the same way (``info["weighting"] = "log"``) and a tuner keeps it. The
+    result's ``info`` always has ``values``, ``time`` and ``notes`` (see
+    :meth:`Dataset.record_load_facts`).
     """
     auto = isinstance(weighting, str) and weighting.strip().lower() == "auto"
     if auto:
@@ -104,6 +107,8 @@ def load_data(
         dataset = dataset.k_core(k_core)
     if auto:
         dataset.info["weighting"] = "auto"
+    elif weighting:  # chosen by the caller: a tuner must not replace it
+        dataset.info["weighting"] = str(dataset.interactions.weighting)
     return dataset
 
 

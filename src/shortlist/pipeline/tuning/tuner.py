@@ -7,7 +7,8 @@
    budget (:mod:`shortlist.pipeline.resources`), each with a line that says why;
 2. carve validation folds out of the training data it is given (per-user random holdout)
    - it is never shown anything else, so the outer test split is out of its reach;
-3. with ``weighting = "auto"`` data, choose how ratings or counts weigh cells;
+3. on data whose cells carry ratings, counts or weights, choose how they weigh cells
+   (unless the caller named a weighting);
 4. tune each model's hyperparameters (Optuna TPE, the model's defaults tried first, median
    pruning on half of the validation users) within its share of the budget;
 5. compute every validation user's candidates and features once, with the best models,
@@ -60,12 +61,15 @@ _SKIP_FACTOR = 1.5
 def auto_budget(n_cells: int, one_fit_each: float = 0.0) -> float:
     """The default budget in seconds: grows with the data, from 8 s to 10 min.
 
-    2 s per 1,000 user-item cells, or three fits of every candidate model
+    5 s per 1,000 user-item cells, or three fits of every candidate model
     (``one_fit_each``: their estimated seconds for one fit each) when that is more, so that a
-    catalog where one EASE fit takes a minute still gets each model tried. The cap leaves
-    the final fit and an evaluation room inside a 20-minute run on 1M interactions.
+    catalog where one EASE fit takes a minute still gets each model tried. The rate gives each
+    of the default's seven models about 30 s of search on 100,000 cells: a TPE search of ALS or
+    the graph filter needs that many trials to settle (at 2 s per 1,000 cells they got 10-15
+    complete trials, and settings a longer search beat on validation). The cap leaves the
+    final fit and an evaluation room inside a 20-minute run on 1M interactions.
     """
-    return float(np.clip(max(n_cells / 500.0, 3.0 * one_fit_each), 8.0, 600.0))
+    return float(np.clip(max(n_cells / 200.0, 3.0 * one_fit_each), 8.0, 600.0))
 
 
 @dataclass
@@ -112,19 +116,45 @@ class _Tuner:
         return time.perf_counter() - self.started
 
     # -- step 3: weighting ---------------------------------------------------------------
-    def choose_weighting(self, folds: list[Fold], models: dict[str, Any]) -> str | None:
+    def weighting_options(self) -> list[str]:
+        """Cell weightings to compare: none when the caller fixed one or every cell weighs 1.
+
+        Ratings, play counts, event weights and repeated rows all give cells more than one
+        value; which transform of them ranks best differs from one dataset to the next (raw
+        play counts swamp a model, log counts often help, low ratings may be noise), so it is
+        chosen on validation like any other setting.
+        """
         info = self.dataset.info or {}
-        if info.get("weighting") != "auto" or info.get("values", "none") == "none":
-            return None
-        probe = next((n for n in ("ease", "itemknn", "als") if n in models), next(iter(models), None))
-        if probe is None:
-            return None
-        kind, params = models[probe].kind, dict(models[probe].params)
-        scores = {}
+        if info.get("weighting", "auto") != "auto" or "values" not in info:
+            return []  # a weighting given by name, or data that did not come through load_data
+        summed = self.dataset.interactions.with_weighting("value").matrix.data
+        if summed.size == 0 or np.all(summed == summed[0]):
+            return []
         options = ["binary", "value", "log"]
         if info.get("values") == "ratings":
             # ratings at or above the median as the only positives (the cells below drop out)
             options.append(f"threshold:{float(np.median(self.dataset.interactions.value)):g}")
+        return options
+
+    def weighting_probe(self, models: dict[str, Any], options: list[str]) -> str | None:
+        """The model that compares weightings: EASE, ALS or item-kNN, the first whose fits cost
+        at most a tenth of the budget, else the cheapest planned model."""
+        if not models:
+            return None
+        train = self.dataset.interactions
+        seconds = {n: estimate_cost(ms.kind, ms.params, train).seconds for n, ms in models.items()}
+        for name in ("ease", "als", "itemknn"):
+            if name in models and seconds[name] * len(options) <= 0.1 * self.budget:
+                return name
+        return min(seconds, key=lambda n: seconds[n])
+
+    def choose_weighting(self, folds: list[Fold], models: dict[str, Any]) -> str | None:
+        options = self.weighting_options()
+        probe = self.weighting_probe(models, options) if options else None
+        if probe is None:
+            return None
+        kind, params = models[probe].kind, dict(models[probe].params)
+        scores = {}
         for w in options:
             fold = folds[0]
             train = fold.split.train.with_weighting(w)
