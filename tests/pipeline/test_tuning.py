@@ -177,6 +177,8 @@ def test_the_weighting_probe_is_a_model_whose_fits_the_budget_affords(monkeypatc
     assert tuner_module._Tuner(pipe, data, 600.0, False, None, None).weighting_probe(models, options) == "ease"
     # three EASE fits (60 s) are over a tenth of a 300 s budget: ALS compares the weightings
     assert tuner_module._Tuner(pipe, data, 300.0, False, None, None).weighting_probe(models, options) == "als"
+    renamed = {"mine": models["als"], "pop": models["pop"]}  # found by its kind, not its name
+    assert tuner_module._Tuner(pipe, data, 300.0, False, None, None).weighting_probe(renamed, options) == "mine"
     only = {n: models[n] for n in ("ease", "pop")}  # neither ALS nor item-kNN: the cheapest model
     assert tuner_module._Tuner(pipe, data, 300.0, False, None, None).weighting_probe(only, options) == "pop"
 

@@ -143,9 +143,10 @@ class _Tuner:
             return None
         train = self.dataset.interactions
         seconds = {n: estimate_cost(ms.kind, ms.params, train).seconds for n, ms in models.items()}
-        for name in ("ease", "als", "itemknn"):
-            if name in models and seconds[name] * len(options) <= 0.1 * self.budget:
-                return name
+        for kind in ("ease", "als", "item-knn"):  # by kind: a spec may name its models otherwise
+            for name, ms in models.items():
+                if ms.kind == kind and seconds[name] * len(options) <= 0.1 * self.budget:
+                    return name
         return min(seconds, key=lambda n: seconds[n])
 
     def choose_weighting(self, folds: list[Fold], models: dict[str, Any]) -> str | None:
