@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -12,14 +14,29 @@ NODES = 3
 STORE = 200 * 2**20  # a small object store per node: the machine is shared
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster():
-    """``ray`` connected to a head and two worker nodes; shut down after the session."""
+    """``ray`` connected to a head and two worker nodes; shut down after the last test here.
+
+    Usage stats are off: with them on, Ray Data starts a driver thread that outlives
+    ``ray.shutdown()`` and every 10 s logs a traceback for its failed Prometheus query. On
+    CPython 3.11 formatting a traceback runs ``ast.parse``, whose recursion counter is shared
+    between threads, so a test parsing source at the same moment got a spurious
+    ``SystemError: AST constructor recursion depth mismatch`` (cpython#106905).
+    """
     pytest.importorskip("ray")  # under CI=true a skip fails: `make test` installs the ray extra
     from shortlist.distributed.cluster import local_cluster
 
-    with local_cluster(NODES, object_store_bytes=STORE) as ray:
-        yield ray
+    before = os.environ.get("RAY_USAGE_STATS_ENABLED")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    try:
+        with local_cluster(NODES, object_store_bytes=STORE) as ray:
+            yield ray
+    finally:
+        if before is None:
+            os.environ.pop("RAY_USAGE_STATS_ENABLED", None)
+        else:
+            os.environ["RAY_USAGE_STATS_ENABLED"] = before
 
 
 @pytest.fixture(scope="session")

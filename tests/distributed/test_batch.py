@@ -120,3 +120,10 @@ def test_a_share_of_the_batches_then_the_rest(saved, tmp_path):
         recommend_here(path, out, k=5, batch_size=BATCH, progress=False, batches=[4, 5])
     assert recommend_here(path, out, k=5, batch_size=BATCH, progress=False).computed == 3  # the rest only
     assert [g[:3] for g in _rows(read_recommendations(out))] == [w[:3] for w in want]
+
+
+def test_no_ray_thread_outlives_the_jobs_here(ray_cluster):
+    """Ray Data's usage poller stays off (see the ``ray_cluster`` fixture): it would outlive Ray."""
+    import threading
+
+    assert "data-usage-metrics-poller" not in {t.name for t in threading.enumerate()}
