@@ -12,6 +12,7 @@ from shortlist.pipeline import Pipeline, evaluate_pipeline, load_spec
 from shortlist.pipeline.defaults import CONFIG_DIR, default_config_path
 from shortlist.pipeline.tuning import auto_budget, fit_tuned
 from shortlist.pipeline.tuning.blend import ValidationRows, search_blend
+from shortlist.pipeline.tuning.compose import refit_peak_bytes
 from tests.conftest import block_interactions
 
 
@@ -263,3 +264,29 @@ def test_an_auto_budget_below_its_cap_skips_no_model_for_time(monkeypatch):
     capped = tuner_module._Tuner(pipe, data, None, False, None, None)
     assert capped.budget == 600.0 and not capped.affords_every_fit
     assert set(capped.skips(models, data.interactions)) == {"ease"}
+
+
+def _simulated_refit_peak(states: list[int], peaks: list[int], folds: int) -> int:
+    """Memory over time of fitting every model of every fold in turn, keeping each fitted one."""
+    held, worst = 0, 0
+    for _ in range(folds):
+        for state, peak in zip(states, peaks):
+            worst = max(worst, held + peak)
+            held += state
+    return max(worst, held)
+
+
+def test_the_blend_folds_memory_rule_is_the_peak_of_fitting_them_in_turn():
+    # a 3-unit model peaking at 10 while it fits, then a 1-unit one peaking at 2: the second
+    # fold's first fit (4 held + 10) is the peak, not every fold's models plus a fit (18)
+    assert refit_peak_bytes([3, 1], [10, 2], 2) == 14
+    assert refit_peak_bytes([3, 1], [10, 2], 1) == 10
+    assert refit_peak_bytes([5, 5], [6, 6], 2) == 21  # the last fit: three models held + 6
+    assert refit_peak_bytes([5, 5], [5, 5], 2) == 20  # no transient memory: all four fitted models
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 6))
+        states = rng.integers(0, 100, n).tolist()
+        peaks = [s + int(x) for s, x in zip(states, rng.integers(0, 300, n))]
+        folds = int(rng.integers(1, 5))
+        assert refit_peak_bytes(states, peaks, folds) == _simulated_refit_peak(states, peaks, folds)

@@ -20,7 +20,8 @@ from shortlist.pipeline.tuning.blend import (
 )
 from shortlist.pipeline.tuning.folds import Fold, make_folds
 
-__all__ = ["MIN_WEIGHT", "blend_folds", "blend_step", "candidate_spec", "final_stage", "validation_rows"]
+__all__ = ["MIN_WEIGHT", "blend_folds", "blend_step", "candidate_spec", "final_stage", "refit_peak_bytes",
+           "validation_rows"]
 
 #: a blend weight below this leaves the model (and its source) out
 MIN_WEIGHT = 0.02
@@ -87,6 +88,21 @@ def _lightgbm_available() -> bool:
     return True
 
 
+def refit_peak_bytes(states: list[int], peaks: list[int], folds: int) -> int:
+    """Peak memory of fitting models one after another, ``folds`` times over, keeping every fitted one.
+
+    ``states[m]`` is what model ``m`` keeps once fitted, ``peaks[m]`` its peak while fitting (its
+    state included). While model ``m`` of the last fold fits, the models of the earlier folds and
+    those before ``m`` in this one are held; at the end all of them are.
+    """
+    held = sum(states)
+    within, before = 0, 0
+    for state, peak in zip(states, peaks):
+        within = max(within, before + peak)
+        before += state
+    return held * (folds - 1) + max(within, held)
+
+
 def blend_folds(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dict[str, dict[str, Any]],
                  fitted: dict[str, list[Any]]) -> list[Fold]:
     """The folds the blend learns on: the tuning folds, plus new ones up to ``blend_folds``.
@@ -99,11 +115,12 @@ def blend_folds(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: di
     if len(folds) >= want or (tuner.ts.trials is None and tuner.elapsed() > tuner.budget):
         return folds
     # every fold keeps its own fitted models until the blend is chosen: hold them only if they fit
-    held = sum(a.nbytes for models in fitted.values() for a in models[0]._state().values())
-    fit_peak = max(estimate_cost(planned.models[n].kind, params[n], folds[0].split.train).bytes for n in fitted)
-    if held * want + fit_peak > tuner.memory_limit():
-        tuner.log(f"blend on {len(folds)} fold(s): the tuned models of {want} folds would hold about "
-                  f"{held * want / 1e9:.1f} GB")
+    states = [sum(a.nbytes for a in models[0]._state().values()) for models in fitted.values()]
+    peaks = [estimate_cost(planned.models[n].kind, params[n], folds[0].split.train).bytes for n in fitted]
+    need = refit_peak_bytes(states, peaks, want)
+    if need > tuner.memory_limit():
+        tuner.log(f"blend on {len(folds)} fold(s): fitting the tuned models of {want} folds would need about "
+                  f"{need / 1e9:.1f} GB at its peak")
         return folds
     extra = make_folds(tuner.dataset, tuner.spec, count=want - len(folds), start=len(folds))
     for fold in extra:
