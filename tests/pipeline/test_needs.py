@@ -32,18 +32,24 @@ def lines(omitted):
 def test_default_spec_on_plain_interactions_leaves_out_exactly_what_needs_more():
     spec, omitted = plan_spec(load_spec(default_config_path()), DataFacts.from_dataset(plain()))
     assert lines(omitted) == [
+        "model 'timelift' left out: no timestamps in the data (add a time column)",
         "source 'trending' left out: no timestamps in the data (add a time column)",
         "source 'content' left out: no item feature table in the data",
         "source 'friends' left out: no social graph in the data",
+        "stage weight 'blend.model_timelift' left out: its model was left out",
     ]
-    # session EASE runs on row order, so every model stays
+    # session EASE runs on row order, so it stays; the time lift needs real times
     assert set(spec.models) == {"pop", "itemknn", "ease", "als", "gf", "sess", "warp"}
+    assert "timelift" not in spec.features.scorers
+    assert "model_timelift" not in spec.stages[0].params["weights"]
     assert [s.name for s in spec.sources] == ["ease", "als", "itemknn", "gf", "sess", "warp", "popular"]
 
 
-def test_with_timestamps_trending_stays():
-    _, omitted = plan_spec(load_spec(default_config_path()), DataFacts.from_dataset(plain(timestamps=True)))
+def test_with_timestamps_trending_and_the_time_lift_stay():
+    spec, omitted = plan_spec(load_spec(default_config_path()), DataFacts.from_dataset(plain(timestamps=True)))
     assert "trending" not in " ".join(lines(omitted))
+    assert spec.models["timelift"].kind == "time-lift"
+    assert spec.stages[0].params["weights"]["model_timelift"] == 0.5
 
 
 def test_a_left_out_model_takes_its_sources_scorer_and_stage_weights_with_it():
@@ -53,7 +59,7 @@ def test_a_left_out_model_takes_its_sources_scorer_and_stage_weights_with_it():
     spec["features"]["scorers"].append("tr")
     spec["stages"][0]["params"]["weights"]["model_tr_z"] = 0.5
     planned, omitted = plan_spec(Pipeline(spec).spec, DataFacts.from_dataset(plain()))
-    assert lines(omitted)[0] == "model 'tr' left out: no timestamps in the data (add a time column)"
+    assert "model 'tr' left out: no timestamps in the data (add a time column)" in lines(omitted)
     assert "source 'tr' left out: its model 'tr' was left out" in lines(omitted)
     assert "stage weight 'blend.model_tr_z' left out: its model was left out" in lines(omitted)
     assert "tr" not in planned.models and "tr" not in planned.features.scorers
@@ -108,7 +114,7 @@ def test_left_out_components_are_saved_and_shown_in_the_trace_after_load(tmp_pat
     pipe.fit(plain(), progress=False)
     pipe.save(tmp_path / "p")
     meta = json.loads((tmp_path / "p" / "pipeline.json").read_text())
-    assert [o["name"] for o in meta["omitted"]] == ["trending", "content", "friends"]
+    assert [o["name"] for o in meta["omitted"]] == ["timelift", "trending", "content", "friends", "blend.model_timelift"]
     loaded = Pipeline.load(tmp_path / "p")
     resp = loaded.recommend(2)
     assert list(resp.trace.omitted) == lines(pipe.omitted_)
@@ -141,7 +147,8 @@ def test_a_200k_item_catalog_leaves_out_the_dense_models_with_their_memory_need(
     assert skips["ease"].startswith("needs about 480.0 GB") and "a dense 200,000² inverse" in skips["ease"]
     pipe = Pipeline.from_toml(default_config_path())
     omitted = pipe.plan(Dataset("big", data))
-    assert {o.name for o in omitted if o.component == "model"} == {"ease", "gf", "sess"}
+    assert {o.name for o in omitted if o.component == "model" and "GB" in o.reason} == {"ease", "gf", "sess"}
+    assert {o.name for o in omitted if o.component == "model"} == {"ease", "gf", "sess", "timelift"}  # no times
     assert {s.name for s in pipe.spec.sources} == {"als", "itemknn", "warp", "popular"}
 
 

@@ -11,6 +11,7 @@ from shortlist.models.popularity import Popularity
 from shortlist.models.registry import available_models, create_model, model_class, register
 from shortlist.models.session_ease import SessionEASE
 from shortlist.models.sgd_mf import BPR, SGDMF, WARP, LogisticMF, WeightedMSEMF
+from shortlist.models.time_lift import TimeLift
 from shortlist.models.trending import Trending
 from shortlist.models.user_knn import UserKNN
 
@@ -29,6 +30,7 @@ __all__ = [
     "Recommendations",
     "Recommender",
     "SessionEASE",
+    "TimeLift",
     "Trending",
     "UserKNN",
     "WeightedMSEMF",

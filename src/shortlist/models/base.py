@@ -42,6 +42,9 @@ class Recommender(KeywordParams):
 
     #: registry name (CLI ``--model``); set by :func:`shortlist.models.registry.register`
     name: ClassVar[str] = ""
+    #: the score a pipeline's blend weighs: ``"z"``, its within-request z-score (for scores
+    #: whose scale differs from user to user), or ``"raw"`` (scores already on one scale)
+    blend_feature: ClassVar[str] = "z"
 
     # -- hyperparameters ---------------------------------------------------------------
     def _validate_params(self) -> None:

@@ -48,7 +48,7 @@ class PeriodPopularity(Recommender):
 
     def _fit(self, data: Interactions, *, progress: bool | None) -> None:
         if data.timestamp is None or data.timestamp.size == 0:
-            raise DataError("period-popularity needs event timestamps; load the interactions with a time "
+            raise DataError(f"{self.name} needs event timestamps; load the interactions with a time "
                             "column (CLI --columns ...,time=COL) or use the popularity model")
         edges = time_bins(data.timestamp, self.bins)
         period = np.searchsorted(edges, data.timestamp.astype(np.float64), side="right")

@@ -82,7 +82,7 @@ def estimate_cost(kind: str, params: dict[str, Any], data: Interactions) -> Cost
         rate = _SGD_OPS * min(1.0, 2000.0 / max(n_items, 1)) ** (1 / 3) * threads
         return Cost(int((n_users + n_items) * f * 12 + nnz * 24), epochs * nnz * f / rate,
                     f"{f} factors x {epochs} epochs of SGD")
-    if kind == "period-popularity":
+    if kind in ("period-popularity", "time-lift"):
         # dense periods x items counts and their smoothing, plus each user's and item's periods
         b = int(params.get("bins", 64)) + 1
         return Cost(int(nnz * 40 + b * n_items * 16 + b * n_users * 8), nnz / 1e7 + b * b * n_items / _DENSE_FLOPS,

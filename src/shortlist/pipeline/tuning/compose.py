@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from shortlist.data.splits import Split
-from shortlist.models.registry import create_model
+from shortlist.models.registry import create_model, model_class
 from shortlist.pipeline.resources import estimate_cost
 from shortlist.pipeline.spec import PipelineSpec, StageSpec
 from shortlist.pipeline.stages import Stage
@@ -20,13 +20,19 @@ from shortlist.pipeline.tuning.blend import (
 )
 from shortlist.pipeline.tuning.folds import Fold, make_folds
 
-__all__ = ["MIN_WEIGHT", "blend_folds", "blend_step", "candidate_spec", "final_stage", "refit_peak_bytes",
+__all__ = ["MIN_WEIGHT", "blend_feature", "blend_folds", "blend_step", "candidate_spec", "final_stage", "refit_peak_bytes",
            "validation_rows"]
 
 #: a blend weight below this leaves the model (and its source) out
 MIN_WEIGHT = 0.02
 #: LambdaMART must beat the blend by this relative margin in cross-validation to be kept
 STACK_MARGIN = 0.005
+
+
+def blend_feature(planned: PipelineSpec, name: str) -> str:
+    """The feature of model ``name`` that the blend weighs: its z-score, or its raw score (``blend_feature``)."""
+    raw = model_class(planned.models[name].kind).blend_feature == "raw"
+    return f"model_{name}" if raw else f"model_{name}_z"
 
 
 def candidate_spec(planned: PipelineSpec, params: dict[str, dict[str, Any]], names: list[str],
@@ -42,7 +48,7 @@ def candidate_spec(planned: PipelineSpec, params: dict[str, dict[str, Any]], nam
     quota = sum(int(s["quota"]) for s in data["sources"])
     blend_budget = min(quota, max(planned.k, planned.stages[0].budget if planned.stages else 100))
     blend = {"name": "blend", "kind": "linear", "budget": blend_budget,
-             "params": {"weights": {f"model_{n}_z": float(weights.get(n, 0.0)) for n in names},
+             "params": {"weights": {blend_feature(planned, n): float(weights.get(n, 0.0)) for n in names},
                         "standardize": False}}
     data["stages"] = [blend, *(stages or [])]
     data["k"] = min(planned.k, blend_budget)
@@ -152,12 +158,12 @@ def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dic
     """Step 5: candidates of the validation users with every tuned model, then blend weights."""
     names = list(fitted)
     rows = validation_rows(tuner, planned, folds, params, fitted, names, {n: 1.0 for n in names})
-    features = [f"model_{n}_z" for n in names]
+    features = [blend_feature(planned, n) for n in names]
     declared = (planned.stages[0].params.get("weights", {}) if planned.stages else {})
     starts = [{f: 1.0 for f in features}, {f: float(declared.get(f, 0.0)) for f in features}]
     weights, score, trials = search_blend(rows, features, k=tuner.k, metric=tuner.metric,
                                           n_trials=tuner.ts.blend_trials, seed=tuner.ts.seed, starts=starts)
-    by_model = {n: weights[f"model_{n}_z"] for n in names}
+    by_model = {n: weights[blend_feature(planned, n)] for n in names}
     tuner.report.blend = {"weights": by_model, "score": score, "n_trials": len(trials), "folds": len(folds),
                           "validation_rows": len(rows), "trials": trials}
     tuner.log(f"blend: validation {tuner.metric}@{tuner.k} {score:.4f} on {len(folds)} fold(s) with weights "
@@ -165,8 +171,8 @@ def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dic
     return names, by_model, rows
 
 
-def final_stage(tuner: Any, rows: ValidationRows, names: list[str], weights: dict[str, float],
-                 blend_budget: int) -> tuple[list[dict[str, Any]], dict[str, Stage]]:
+def final_stage(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],
+                weights: dict[str, float], blend_budget: int) -> tuple[list[dict[str, Any]], dict[str, Stage]]:
     """Step 6: the blend alone, or LambdaMART stacked on it, by 2-fold cross-validation over users."""
     if "lightgbm" not in tuner.ts.final_stages or not _lightgbm_available() or len(rows) < 40:
         why = ("lightgbm is not installed" if "lightgbm" in tuner.ts.final_stages and not _lightgbm_available()
@@ -179,7 +185,7 @@ def final_stage(tuner: Any, rows: ValidationRows, names: list[str], weights: dic
     if tuner.ts.trials is None and tuner.elapsed() > 2 * tuner.budget:  # fixed trials: no clock
         tuner.report.final_stage = {"chosen": "linear", "why": "the run is twice over its budget"}
         return [], {}
-    features = [f"model_{n}_z" for n in names]
+    features = [blend_feature(planned, n) for n in names]
     cols = np.stack([rows.column(f) for f in features], axis=-1)
     rng = np.random.default_rng(tuner.ts.seed)
     half = rng.permutation(len(rows)) % 2 == 0
@@ -189,7 +195,7 @@ def final_stage(tuner: Any, rows: ValidationRows, names: list[str], weights: dic
         train_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
         w, _, _ = search_blend(rows.subset(train_idx), features, k=tuner.k, metric=tuner.metric,
                                n_trials=max(30, tuner.ts.blend_trials // 2), seed=tuner.ts.seed,
-                               starts=[{f"model_{n}_z": weights[n] for n in names}])
+                               starts=[{f: weights[n] for n, f in zip(names, features)}])
         vec = np.array([w[f] for f in features])
         test_rows = rows.subset(test_idx)
         lin.append(test_rows.metric(cols[test_idx] @ vec, tuner.k, tuner.metric))

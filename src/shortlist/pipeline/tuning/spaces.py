@@ -44,7 +44,8 @@ def model_space(kind: str, facts: DataFacts) -> dict[str, tuple[Any, ...]]:
                 "epochs": ("int_log", 10, 100)}
     if kind == "period-popularity":
         return {"bins": ("choice", [16, 64, 256]), "bandwidth": ("log", 0.25, 16.0)}
-    if kind == "popularity":
+    if kind in ("popularity", "time-lift"):
+        # the time lift ranks nothing alone: its own ndcg cannot choose its periods; the blend weighs it
         return {}
     return {}
 

@@ -42,6 +42,7 @@ from shortlist.pipeline.spec import PipelineSpec
 from shortlist.pipeline.stages import Stage
 from shortlist.pipeline.tuning.compose import (
     MIN_WEIGHT,
+    blend_feature,
     blend_folds,
     blend_step,
     candidate_spec,
@@ -232,8 +233,8 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
         rows = validation_rows(tuner, planned, folds, params, fitted, chosen, weights)
         vec = np.array([weights[n] for n in chosen])
         tuner.report.blend["score_final_sources"] = rows.metric(
-            np.stack([rows.column(f"model_{n}_z") for n in chosen], -1) @ vec, tuner.k, tuner.metric)
-    stages, trained = final_stage(tuner, rows, chosen, weights, blend_budget)
+            np.stack([rows.column(blend_feature(planned, n)) for n in chosen], -1) @ vec, tuner.k, tuner.metric)
+    stages, trained = final_stage(tuner, planned, rows, chosen, weights, blend_budget)
     spec = candidate_spec(planned, params, chosen, weights, stages)
     best = tuner.report.best_single
     tuner.report.chosen = {"models": {n: {"kind": spec.models[n].kind, "params": spec.models[n].params,
@@ -244,7 +245,7 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
     singles = tuner.report.blend["trials"][: len(names)]  # each model alone, tried first on the same rows
     if singles:
         top = max(singles, key=lambda t: t["score"])
-        alone = next(n for n in names if top["weights"][f"model_{n}_z"] == 1.0)
+        alone = next(n for n in names if top["weights"][blend_feature(planned, n)] == 1.0)
         tuner.report.reasons.append(
             f"on the blend's validation rows: best model alone {alone} {top['score']:.4f}, the tuned blend "
             f"{tuner.report.blend['score']:.4f} ({tuner.report.blend['score'] / max(top['score'], 1e-12):.3f}x)")
