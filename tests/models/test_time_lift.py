@@ -111,3 +111,12 @@ def test_a_blend_weighs_its_raw_score():
 def test_needs_timestamps_and_names_itself():
     with pytest.raises(DataError, match="time-lift needs event timestamps"):
         TimeLift().fit(block_interactions())
+
+
+def test_events_at_one_instant_give_every_user_the_same_finite_lift():
+    data = random_events(1)
+    flat = Interactions(data.users, data.items, data.user_index, data.item_index, None,
+                        timestamp=np.full(data.n_events, 5))
+    scores = TimeLift().fit(flat).score_indices(np.arange(flat.n_users), None)
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(scores, np.broadcast_to(scores[0], scores.shape))  # nothing tells users apart

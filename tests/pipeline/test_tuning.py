@@ -291,3 +291,50 @@ def test_the_blend_folds_memory_rule_is_the_peak_of_fitting_them_in_turn():
         peaks = [s + int(x) for s, x in zip(states, rng.integers(0, 300, n))]
         folds = int(rng.integers(1, 5))
         assert refit_peak_bytes(states, peaks, folds) == _simulated_refit_peak(states, peaks, folds)
+
+
+def _term_rows(term_signal: float, seed: int = 0, users: int = 300, width: int = 40) -> ValidationRows:
+    """A collaborative z-score and a blend term; the term carries ``term_signal`` of its own view of relevance."""
+    rng = np.random.default_rng(seed)
+    relevant = np.zeros((users, width), bool)
+    for u in range(users):
+        relevant[u, rng.choice(width, 4, replace=False)] = True
+    cf = relevant * 1.0 + rng.normal(0, 1.0, (users, width))
+    term = term_signal * relevant + rng.normal(0, 1.0, (users, width))
+    x = np.stack([cf, term], -1).astype(np.float32)
+    items = np.tile(np.arange(width), (users, 1))
+    return ValidationRows(np.arange(users), items, x, ["model_cf_z", "model_lift"], sp.csr_matrix(relevant * 1.0))
+
+
+def _term_spec():
+    from shortlist.pipeline.spec import PipelineSpec
+
+    return PipelineSpec.model_validate({
+        "name": "terms", "k": 10,
+        "models": {"cf": {"kind": "ease"}, "lift": {"kind": "time-lift"}},
+        "sources": [{"name": "cf", "kind": "model", "model": "cf", "quota": 40}],
+        "features": {"scorers": ["cf", "lift"]},
+        "stages": [{"name": "blend", "kind": "linear", "budget": 40,
+                    "params": {"weights": {"model_cf_z": 1.0, "model_lift": 0.5}}}],
+        "tuning": {"blend_trials": 60},
+    })
+
+
+@pytest.mark.parametrize("signal, kept", [(0.8, True), (0.0, False)])
+def test_a_blend_term_stays_only_when_it_wins_on_held_out_validation_users(signal, kept):
+    from types import SimpleNamespace
+
+    from shortlist.pipeline.tuning.compose import blend_feature, blend_terms_by_cv
+    from shortlist.pipeline.tuning.report import TuningReport
+
+    spec = _term_spec()
+    assert blend_feature(spec, "lift") == "model_lift" and blend_feature(spec, "cf") == "model_cf_z"
+    logged = []
+    tuner = SimpleNamespace(ts=spec.tuning, k=10, metric="ndcg", log=logged.append, report=TuningReport("ndcg", 10.0))
+    rows = _term_rows(signal)
+    # in-sample weights: even a term of pure noise gets some weight on the rows it was fitted on
+    dropped = blend_terms_by_cv(tuner, spec, rows, ["cf", "lift"], {"cf": 0.8, "lift": 0.3})
+    assert dropped == ([] if kept else ["lift"])
+    scores = tuner.report.blend["terms_cv"]
+    assert (scores["with every term"] > scores["without lift"]) == kept
+    assert logged[0].startswith(f"blend term 'lift' {'kept' if kept else 'left out'}: 2-fold cross-validation ndcg@10")

@@ -29,6 +29,7 @@ DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
     "popularity": {"by": ["users", "weight"]},
     "trending": {"half_life": [86_400.0, 604_800.0, 2_592_000.0, 15_552_000.0]},
     "period-popularity": {"bins": [16, 64, 256], "bandwidth": [0.5, 2.0, 8.0]},
+    "time-lift": {"bins": [16, 64, 256], "bandwidth": [0.5, 2.0, 8.0], "prior": [0.25, 1.0, 4.0]},
     "als": {"factors": [32, 64, 128], "alpha": [0.1, 0.3, 1.0], "w0": [0.1, 0.3, 1.0],
             "regularization": [1.0, 10.0, 30.0]},
     "ease": {"regularization": [100.0, 250.0, 500.0, 1000.0, 2000.0]},

@@ -20,8 +20,8 @@ from shortlist.pipeline.tuning.blend import (
 )
 from shortlist.pipeline.tuning.folds import Fold, make_folds
 
-__all__ = ["MIN_WEIGHT", "blend_feature", "blend_folds", "blend_step", "candidate_spec", "final_stage", "refit_peak_bytes",
-           "validation_rows"]
+__all__ = ["MIN_WEIGHT", "blend_feature", "blend_folds", "blend_step", "blend_terms_by_cv", "candidate_spec",
+           "final_stage", "refit_peak_bytes", "reweigh_without", "validation_rows"]
 
 #: a blend weight below this leaves the model (and its source) out
 MIN_WEIGHT = 0.02
@@ -169,6 +169,67 @@ def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dic
     tuner.log(f"blend: validation {tuner.metric}@{tuner.k} {score:.4f} on {len(folds)} fold(s) with weights "
               + ", ".join(f"{n} {w:.2f}" for n, w in by_model.items()))
     return names, by_model, rows
+
+
+def blend_terms_by_cv(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],
+                      weights: dict[str, float]) -> list[str]:
+    """Step 5b: the blend terms (scorers with no source) that do not earn their place; left out.
+
+    A blend weight is fitted on the users it is judged on, so a term that carries no signal
+    still gets one. A term that proposes no candidates leaves the rows as they are when it is
+    dropped, so each one is judged on held-out users at the cost of two blend searches: by
+    2-fold cross-validation over the validation users, with and without it. It stays only
+    when the blend scores higher with it.
+    """
+    sourced = {s.model for s in planned.sources}
+    terms = [n for n in names if n not in sourced and weights[n] >= MIN_WEIGHT]
+    if not terms or len(rows) < 40:
+        return []
+    half = np.random.default_rng(tuner.ts.seed).permutation(len(rows)) % 2 == 0
+    trials = max(30, tuner.ts.blend_trials // 2)
+
+    def cv(keep: list[str]) -> float:
+        features = [blend_feature(planned, n) for n in keep]
+        cols = np.stack([rows.column(f) for f in features], axis=-1)
+        out = []
+        for part in (half, ~half):
+            fit_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
+            w, _, _ = search_blend(rows.subset(fit_idx), features, k=tuner.k, metric=tuner.metric,
+                                   n_trials=trials, seed=tuner.ts.seed,
+                                   starts=[{f: weights[n] for n, f in zip(keep, features)}])
+            out.append(rows.subset(test_idx).metric(cols[test_idx] @ np.array([w[f] for f in features]),
+                                                    tuner.k, tuner.metric))
+        return float(np.mean(out))
+
+    kept = [n for n in names if weights[n] >= MIN_WEIGHT]
+    with_all = cv(kept)
+    dropped, scores = [], {"with every term": with_all}
+    for term in terms:
+        without = cv([n for n in kept if n != term])
+        scores[f"without {term}"] = without
+        verdict = "kept" if with_all > without else "left out"
+        tuner.log(f"blend term {term!r} {verdict}: 2-fold cross-validation {tuner.metric}@{tuner.k} "
+                  f"{with_all:.4f} with it, {without:.4f} without")
+        if with_all <= without:
+            dropped.append(term)
+            tuner.report.reasons.append(f"blend term {term!r} left out: held-out validation {tuner.metric} "
+                                        f"{without:.4f} without it, {with_all:.4f} with it")
+    tuner.report.blend["terms_cv"] = scores
+    return dropped
+
+
+def reweigh_without(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],
+                    weights: dict[str, float], dropped: list[str]) -> dict[str, float]:
+    """Blend weights searched again on ``rows`` without the ``dropped`` models (theirs become 0)."""
+    keep = [n for n in names if n not in dropped]
+    features = [blend_feature(planned, n) for n in keep]
+    found, score, _ = search_blend(rows, features, k=tuner.k, metric=tuner.metric, n_trials=tuner.ts.blend_trials,
+                                   seed=tuner.ts.seed, starts=[{f: weights[n] for n, f in zip(keep, features)}])
+    out = {n: (found[blend_feature(planned, n)] if n in keep else 0.0) for n in names}
+    tuner.report.blend["reweighed"] = {"weights": out, "score": score, "without": dropped}
+    tuner.log(f"blend without {', '.join(dropped)}: validation {tuner.metric}@{tuner.k} {score:.4f} with weights "
+              + ", ".join(f"{n} {out[n]:.2f}" for n in keep))
+    return out
 
 
 def final_stage(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],

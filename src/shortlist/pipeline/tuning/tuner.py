@@ -45,8 +45,10 @@ from shortlist.pipeline.tuning.compose import (
     blend_feature,
     blend_folds,
     blend_step,
+    blend_terms_by_cv,
     candidate_spec,
     final_stage,
+    reweigh_without,
     validation_rows,
 )
 from shortlist.pipeline.tuning.folds import Fold, make_folds, score_model
@@ -196,6 +198,26 @@ class _Tuner:
         return out
 
 
+def _entrants(tuner: _Tuner, planned: PipelineSpec, folds: list[Fold], params: dict[str, dict[str, Any]],
+              fitted: dict[str, list[Any]]) -> tuple[list[str], list[str], dict[str, float], Any]:
+    """Steps 5-5b: blend weights, then which models enter; (all, chosen, weights, rows of the chosen)."""
+    names, weights, rows = blend_step(tuner, planned, folds, params, fitted)
+    dropped = blend_terms_by_cv(tuner, planned, rows, names, weights)
+    if dropped:
+        weights = reweigh_without(tuner, planned, rows, names, weights, dropped)
+    chosen = [n for n in names if weights[n] >= MIN_WEIGHT]
+    for n in names:
+        if n not in chosen and n not in dropped:
+            tuner.report.reasons.append(f"model {n!r} left out with its source: blend weight {weights[n]:.3f}")
+    sourced = {s.model for s in planned.sources}
+    if any(n in sourced for n in names if n not in chosen):  # the candidates change: rescore on the exact set
+        rows = validation_rows(tuner, planned, folds, params, fitted, chosen, weights)
+        vec = np.array([weights[n] for n in chosen])
+        tuner.report.blend["score_final_sources"] = rows.metric(
+            np.stack([rows.column(blend_feature(planned, n)) for n in chosen], -1) @ vec, tuner.k, tuner.metric)
+    return names, chosen, weights, rows
+
+
 def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None = None,
                   progress: bool | None = None,
                   log: Callable[[str], None] | None = None,
@@ -223,17 +245,8 @@ def tune_pipeline(pipeline: Any, dataset: Dataset, *, budget: float | str | None
     weighting = tuner.choose_weighting(folds, dict(planned.models))
     params, fitted = tune_models(tuner, planned, folds, facts)
     folds = blend_folds(tuner, planned, folds, params, fitted)
-    names, weights, rows = blend_step(tuner, planned, folds, params, fitted)
-    chosen = [n for n in names if weights[n] >= MIN_WEIGHT]
-    for n in names:
-        if n not in chosen:
-            tuner.report.reasons.append(f"model {n!r} left out with its source: blend weight {weights[n]:.3f}")
+    names, chosen, weights, rows = _entrants(tuner, planned, folds, params, fitted)
     blend_budget = candidate_spec(planned, params, chosen, weights).stages[0].budget
-    if len(chosen) < len(names):  # the candidates change with the sources: rescore on the exact set
-        rows = validation_rows(tuner, planned, folds, params, fitted, chosen, weights)
-        vec = np.array([weights[n] for n in chosen])
-        tuner.report.blend["score_final_sources"] = rows.metric(
-            np.stack([rows.column(blend_feature(planned, n)) for n in chosen], -1) @ vec, tuner.k, tuner.metric)
     stages, trained = final_stage(tuner, planned, rows, chosen, weights, blend_budget)
     spec = candidate_spec(planned, params, chosen, weights, stages)
     best = tuner.report.best_single
