@@ -58,10 +58,12 @@ def test_train_without_config_saves_the_tuned_pipeline_and_its_report(ratings_cs
     assert code == 0, err
     assert "trained pipeline 'default'" in out and "tuning report" in out
     report = json.loads((out_dir / "tuning" / "report.json").read_text())
+    # no time column: the time lift is left out, the other models are all tuned
     assert {m["name"] for m in report["models"]} == {"pop", "itemknn", "ease", "als", "gf", "sess", "warp"}
     meta = json.loads((out_dir / "pipeline.json").read_text())
     assert meta["spec"]["tuning"]["budget"] == 0 and meta["tuning"]["chosen"]["models"]
-    assert [o["name"] for o in meta["omitted"]] == ["trending", "content", "friends"]
+    assert [o["name"] for o in meta["omitted"]] == ["timelift", "trending", "content", "friends",
+                                                   "blend.model_timelift"]
     code, out, err = run_cli("recommend", "--model-dir", str(out_dir), "--user", "1003", "--k", "5", "--explain")
     assert code == 0, err
     assert "source 'friends' left out: no social graph in the data" in out

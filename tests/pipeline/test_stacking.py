@@ -1,5 +1,7 @@
 """Stacked ranking stages: a later stage reads the previous stage's scores and refines them."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -166,7 +168,8 @@ def test_final_stage_with_too_few_relevant_users_keeps_the_blend_and_says_why():
         def elapsed():
             return 0.0
 
-    stages, trained = final_stage(Tuner, rows, ["a", "b"], {"a": 1.0, "b": 0.5}, 20)
+    planned = SimpleNamespace(models={"a": SimpleNamespace(kind="popularity"), "b": SimpleNamespace(kind="item-knn")})
+    stages, trained = final_stage(Tuner, planned, rows, ["a", "b"], {"a": 1.0, "b": 0.5}, 20)
     assert (stages, trained) == ([], {})
     assert Tuner.report.final_stage["chosen"] == "linear"
     assert "too few to train a ranker" in Tuner.report.final_stage["why"]
