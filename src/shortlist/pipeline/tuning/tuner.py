@@ -67,7 +67,7 @@ def auto_budget(n_cells: int, one_fit_each: float = 0.0) -> float:
     5 s per 1,000 user-item cells, or three fits of every candidate model
     (``one_fit_each``: their estimated seconds for one fit each) when that is more, so that a
     catalog where one EASE fit takes a minute still gets each model tried. The rate gives each
-    of the default's seven models about 30 s of search on 100,000 cells: a TPE search of ALS or
+    of the default's seven searched models about 30 s of search on 100,000 cells: a TPE search of ALS or
     the graph filter needs that many trials to settle (at 2 s per 1,000 cells they got 10-15
     complete trials, and settings a longer search beat on validation). The cap leaves the
     final fit and an evaluation room inside a 20-minute run on 1M interactions.
