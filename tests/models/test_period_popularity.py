@@ -39,8 +39,8 @@ def random_events(seed: int, n_users: int = 30, n_items: int = 25, n: int = 400)
     return Interactions(users, items, u, i, None, timestamp=ts)
 
 
-def brute_force(data: Interactions, bins: int, bandwidth: float) -> np.ndarray:
-    """score[u, i] = sum over u's distinct (period) events, share-weighted, of smoothed item counts."""
+def period_counts(data: Interactions, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct users of each item per period, each user's share of their periods), by loops."""
     edges = time_bins(data.timestamp, bins)
     p = np.searchsorted(edges, data.timestamp, side="right")
     n_p = len(edges) + 1
@@ -50,7 +50,13 @@ def brute_force(data: Interactions, bins: int, bandwidth: float) -> np.ndarray:
     for u, i, b in triples:
         counts[b, i] += 1
         user_p[u, b] += 1
-    user_p /= np.maximum(user_p.sum(1, keepdims=True), 1)
+    return counts, user_p / np.maximum(user_p.sum(1, keepdims=True), 1)
+
+
+def brute_force(data: Interactions, bins: int, bandwidth: float) -> np.ndarray:
+    """score[u, i] = sum over u's distinct (period) events, share-weighted, of smoothed item counts."""
+    counts, user_p = period_counts(data, bins)
+    n_p = counts.shape[0]
     out = np.zeros((data.n_users, data.n_items))
     for u in range(data.n_users):
         for i in range(data.n_items):

@@ -9,10 +9,9 @@ import scipy.sparse as sp
 from shortlist.data import Interactions, Vocab
 from shortlist.errors import DataError
 from shortlist.models import TimeLift, create_model
-from shortlist.models.period_popularity import time_bins
 from tests.conftest import block_interactions
 from tests.models.contract import RecommenderContract
-from tests.models.test_period_popularity import random_events, with_time
+from tests.models.test_period_popularity import period_counts, random_events, with_time
 
 
 class TestTimeLiftContract(RecommenderContract):
@@ -28,16 +27,8 @@ class TestTimeLiftContract(RecommenderContract):
 
 def brute_force(data: Interactions, bins: int, bandwidth: float, prior: float) -> np.ndarray:
     """log((sum_b h_u[b] S[b, i] + a) / (mean_b S[b, i] + a)), every sum written out."""
-    edges = time_bins(data.timestamp, bins)
-    p = np.searchsorted(edges, data.timestamp, side="right")
-    n_p = len(edges) + 1
-    triples = {(int(u), int(i), int(b)) for u, i, b in zip(data.user_index, data.item_index, p)}
-    counts = np.zeros((n_p, data.n_items))
-    share = np.zeros((data.n_users, n_p))
-    for u, i, b in triples:
-        counts[b, i] += 1
-        share[u, b] += 1
-    share /= np.maximum(share.sum(1, keepdims=True), 1)
+    counts, share = period_counts(data, bins)
+    n_p = counts.shape[0]
     smoothed = np.zeros_like(counts)
     for b in range(n_p):
         w = np.array([np.exp(-0.5 * ((b - c) / bandwidth) ** 2) for c in range(n_p)])
