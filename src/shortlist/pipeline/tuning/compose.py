@@ -171,6 +171,11 @@ def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dic
     return names, by_model, rows
 
 
+def _halves(tuner: Any, rows: ValidationRows) -> np.ndarray:
+    """The validation users' split for 2-fold cross-validation: one seeded cut for every comparison."""
+    return np.random.default_rng(tuner.ts.seed).permutation(len(rows)) % 2 == 0
+
+
 def blend_terms_by_cv(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],
                       weights: dict[str, float]) -> list[str]:
     """Step 5b: the blend terms (scorers with no source) that do not earn their place; left out.
@@ -185,7 +190,7 @@ def blend_terms_by_cv(tuner: Any, planned: PipelineSpec, rows: ValidationRows, n
     terms = [n for n in names if n not in sourced and weights[n] >= MIN_WEIGHT]
     if not terms or len(rows) < 40:
         return []
-    half = np.random.default_rng(tuner.ts.seed).permutation(len(rows)) % 2 == 0
+    half = _halves(tuner, rows)
     trials = max(30, tuner.ts.blend_trials // 2)
 
     def cv(keep: list[str]) -> float:
@@ -248,8 +253,7 @@ def final_stage(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: 
         return [], {}
     features = [blend_feature(planned, n) for n in names]
     cols = np.stack([rows.column(f) for f in features], axis=-1)
-    rng = np.random.default_rng(tuner.ts.seed)
-    half = rng.permutation(len(rows)) % 2 == 0
+    half = _halves(tuner, rows)
     spec = _stack_stage(tuner.k)
     lin, stack = [], []
     for part in (half, ~half):
