@@ -21,8 +21,8 @@ class TimeLift(PeriodPopularity):
 
     ``lift(u, i) = log((S_u,i + a) / (mean_b S[b, i] + a))``. ``S_u,i = sum_b h_u[b] S[b, i]`` is
     :class:`PeriodPopularity`'s score (the item's smoothed count in the periods the user was
-    active); dividing by the item's mean over all periods
-    removes its popularity and keeps only *when* it was used. An item released after a user
+    active); dividing by the item's mean over all periods removes its popularity and keeps
+    only *when* it was used. An item released after a user
     left, or one whose moment passed before the user came, gets a large negative lift; items
     of the user's own periods a positive one. ``a = prior`` times the mean count of an item in
     a period shrinks the lift of rarely seen items toward 0.

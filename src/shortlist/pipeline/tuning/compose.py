@@ -171,9 +171,21 @@ def blend_step(tuner: Any, planned: PipelineSpec, folds: list[Fold], params: dic
     return names, by_model, rows
 
 
-def _halves(tuner: Any, rows: ValidationRows) -> np.ndarray:
-    """The validation users' split for 2-fold cross-validation: one seeded cut for every comparison."""
-    return np.random.default_rng(tuner.ts.seed).permutation(len(rows)) % 2 == 0
+def _half_blends(tuner: Any, rows: ValidationRows, features: list[str],
+                 starts: dict[str, float]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """2-fold cross-validation of the blend over ``features``: per half of the validation users
+    (one seeded cut for every comparison), (fit rows, test rows, weights fitted on the fit rows,
+    the blend's metric on the test rows)."""
+    cols = np.stack([rows.column(f) for f in features], axis=-1)
+    half = np.random.default_rng(tuner.ts.seed).permutation(len(rows)) % 2 == 0
+    out = []
+    for part in (half, ~half):
+        fit_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
+        w, _, _ = search_blend(rows.subset(fit_idx), features, k=tuner.k, metric=tuner.metric,
+                               n_trials=max(30, tuner.ts.blend_trials // 2), seed=tuner.ts.seed, starts=[starts])
+        vec = np.array([w[f] for f in features])
+        out.append((fit_idx, test_idx, vec, rows.subset(test_idx).metric(cols[test_idx] @ vec, tuner.k, tuner.metric)))
+    return out
 
 
 def blend_terms_by_cv(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: list[str],
@@ -190,21 +202,11 @@ def blend_terms_by_cv(tuner: Any, planned: PipelineSpec, rows: ValidationRows, n
     terms = [n for n in names if n not in sourced and weights[n] >= MIN_WEIGHT]
     if not terms or len(rows) < 40:
         return []
-    half = _halves(tuner, rows)
-    trials = max(30, tuner.ts.blend_trials // 2)
 
     def cv(keep: list[str]) -> float:
         features = [blend_feature(planned, n) for n in keep]
-        cols = np.stack([rows.column(f) for f in features], axis=-1)
-        out = []
-        for part in (half, ~half):
-            fit_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
-            w, _, _ = search_blend(rows.subset(fit_idx), features, k=tuner.k, metric=tuner.metric,
-                                   n_trials=trials, seed=tuner.ts.seed,
-                                   starts=[{f: weights[n] for n, f in zip(keep, features)}])
-            out.append(rows.subset(test_idx).metric(cols[test_idx] @ np.array([w[f] for f in features]),
-                                                    tuner.k, tuner.metric))
-        return float(np.mean(out))
+        halves = _half_blends(tuner, rows, features, {f: weights[n] for n, f in zip(keep, features)})
+        return float(np.mean([score for *_, score in halves]))
 
     kept = [n for n in names if weights[n] >= MIN_WEIGHT]
     with_all = cv(kept)
@@ -253,17 +255,12 @@ def final_stage(tuner: Any, planned: PipelineSpec, rows: ValidationRows, names: 
         return [], {}
     features = [blend_feature(planned, n) for n in names]
     cols = np.stack([rows.column(f) for f in features], axis=-1)
-    half = _halves(tuner, rows)
     spec = _stack_stage(tuner.k)
     lin, stack = [], []
-    for part in (half, ~half):
-        train_idx, test_idx = np.flatnonzero(part), np.flatnonzero(~part)
-        w, _, _ = search_blend(rows.subset(train_idx), features, k=tuner.k, metric=tuner.metric,
-                               n_trials=max(30, tuner.ts.blend_trials // 2), seed=tuner.ts.seed,
-                               starts=[{f: weights[n] for n, f in zip(names, features)}])
-        vec = np.array([w[f] for f in features])
+    for train_idx, test_idx, vec, linear in _half_blends(tuner, rows, features,
+                                                         {f: weights[n] for n, f in zip(names, features)}):
         test_rows = rows.subset(test_idx)
-        lin.append(test_rows.metric(cols[test_idx] @ vec, tuner.k, tuner.metric))
+        lin.append(linear)
         cut_train = stacked_inputs(rows.subset(train_idx), cols[train_idx] @ vec, blend_budget)
         stage = _train_stack(cut_train, cut_train.labels(), spec)
         cut_test = stacked_inputs(test_rows, cols[test_idx] @ vec, blend_budget)
